@@ -1,0 +1,78 @@
+"""Command-line plumbing shared by train and evaluate: one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# Quiet TensorFlow's C++ start-up logging before it is imported anywhere.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr (exit 2), not usage + error."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and find its devices with stderr silenced at the file-descriptor level.
+
+    TensorFlow 2.21 prints C++ start-up lines (oneDNN, CUDA probing) to fd 2 whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says; a CLI whose errors are one line on stderr cannot let them
+    through. Errors raised here still surface: only the C++ chatter is dropped.
+    """
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+    logging.getLogger("absl").setLevel(logging.ERROR)  # tensorflow-datasets' notices
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def run(job) -> int:
+    """Run ``job()``; turn known failures into one line on stderr and an exit code."""
+    from alexnet_tf.errors import UsageError
+
+    import_tensorflow_quietly()
+    try:
+        job()
+    except UsageError as e:
+        return fail(str(e), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return fail("interrupted: run the same command again to resume", EXIT_INTERRUPTED)
+    except MemoryError:
+        return fail("out of memory: lower --batch-size", EXIT_FAILURE)
+    except OSError as e:
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        return fail(f"{e.strerror or e}{where}; checkpoints already saved are intact")
+    except Exception as e:  # TensorFlow errors (corrupt data mid-stream, device failures)
+        import tensorflow as tf
+
+        if isinstance(e, tf.errors.OpError):
+            first = (e.message or str(e)).strip().splitlines()[0]
+            return fail(f"{type(e).__name__}: {first}; checkpoints already saved are intact")
+        raise
+    return 0

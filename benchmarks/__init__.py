@@ -1,0 +1,1 @@
+"""Benchmarks of alexnet_tf against peers measured in the same run."""

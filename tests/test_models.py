@@ -1,0 +1,157 @@
+"""The paper's network pinned: parameters, Figure 2's sizes, names, §5's init, the switches."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
+from alexnet_tf.models import (
+    CONV1_NEURONS,
+    PAPER_NEURONS,
+    PAPER_PARAMS,
+    alexnet,
+    build_model,
+    neuron_counts,
+    with_keras_groups,
+)
+
+# Per-layer parameters of the paper's network (weights + biases), from §3.5's kernel shapes.
+PAPER_LAYER_PARAMS = {
+    "conv1": 11 * 11 * 3 * 96 + 96,  # 96 kernels of 11x11x3
+    "conv2": 5 * 5 * 48 * 256 + 256,  # 256 kernels of 5x5x48 (towers)
+    "conv3": 3 * 3 * 256 * 384 + 384,  # 384 kernels of 3x3x256 (across towers)
+    "conv4": 3 * 3 * 192 * 384 + 384,  # 384 kernels of 3x3x192
+    "conv5": 3 * 3 * 192 * 256 + 256,  # 256 kernels of 3x3x192
+    "fc6": 6 * 6 * 256 * 4096 + 4096,
+    "fc7": 4096 * 4096 + 4096,
+    "fc8": 4096 * 1000 + 1000,
+}
+NAMES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return build_model("alexnet", seed=0)
+
+
+def test_paper_parameter_count(paper):
+    assert PAPER_PARAMS == 60_965_224 == sum(PAPER_LAYER_PARAMS.values())
+    assert paper.count_params() == 60_965_224
+    for name, n in PAPER_LAYER_PARAMS.items():
+        assert paper.get_layer(name).count_params() == n, name
+
+
+def test_paper_neurons_match_figure2(paper):
+    counts = neuron_counts(paper)
+    assert (
+        counts[1:] == list(PAPER_NEURONS[1:]) == [186_624, 64_896, 64_896, 43_264, 4096, 4096, 1000]
+    )
+    # conv1: 55x55x96; the caption's 253,440 is not the size of any square 96-channel map.
+    assert counts[0] == CONV1_NEURONS == 290_400
+    assert PAPER_NEURONS[0] == 253_440 and not math.isqrt(253_440 // 96) ** 2 == 253_440 // 96
+    assert paper.input_shape == (None, 227, 227, 3) and paper.output_shape == (None, 1000)
+    assert paper.get_layer("pool5").output.shape[1:] == (6, 6, 256)
+
+
+def test_layer_names_and_structure(paper):
+    assert [layer.name for layer in paper.layers if layer.name[:-1] in ("conv", "fc")] == NAMES
+    conv = {n: paper.get_layer(n) for n in NAMES[:5]}
+    assert [c.groups for c in conv.values()] == [1, 2, 1, 2, 2]  # §3.2: conv3 crosses towers
+    assert conv["conv1"].kernel_size == (11, 11) and conv["conv1"].strides == (4, 4)
+    assert [type(layer).__name__ for layer in paper.layers].count("LocalResponseNormalization") == 2
+    pools = [layer for layer in paper.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    assert [(p.pool_size, p.strides) for p in pools] == [((3, 3), (2, 2))] * 3  # §3.4
+    drops = [layer for layer in paper.layers if isinstance(layer, keras.layers.Dropout)]
+    assert [d.rate for d in drops] == [0.5, 0.5]  # §4.2, after fc6 and fc7
+
+
+def test_paper_initialisation(paper):
+    # §5: weights N(0, 0.01); biases 1 in conv2, conv4, conv5, fc6, fc7; 0 in conv1, conv3, fc8.
+    for name in NAMES:
+        kernel, bias = paper.get_layer(name).get_weights()
+        if kernel.size > 100_000:
+            assert abs(kernel.std() - 0.01) < 3e-4 and abs(kernel.mean()) < 3e-4, name
+        expected = 1.0 if name in ("conv2", "conv4", "conv5", "fc6", "fc7") else 0.0
+        assert np.all(bias == expected), name
+
+
+def test_forward_pass(paper):
+    logits = paper(np.zeros((2, 227, 227, 3), "float32"), training=False)
+    assert logits.shape == (2, 1000) and logits.dtype == "float32"
+
+
+def test_builder_switches():
+    one = alexnet(towers=1)
+    # Without towers conv2, conv4, conv5 see all maps: the single-column count.
+    assert one.count_params() == PAPER_PARAMS + 5 * 5 * 48 * 256 + 3 * 3 * 192 * (384 + 256)
+    assert one.count_params() == 62_378_344
+    tanh = alexnet(activation="tanh", norm="none", overlapping_pool=False, dropout=0.3)
+    kinds = [type(layer).__name__ for layer in tanh.layers]
+    assert "LocalResponseNormalization" not in kinds
+    assert {
+        layer.activation.__name__
+        for layer in tanh.layers
+        if isinstance(layer, keras.layers.Activation)
+    } == {"tanh"}
+    pools = [layer for layer in tanh.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    assert all(p.pool_size == (2, 2) and p.strides == (2, 2) for p in pools)
+    # 2/2 pooling keeps Figure 2's map sizes (55 -> 27 -> 13 -> 6).
+    assert tanh.get_layer("pool5").output.shape[1:] == (6, 6, 256)
+    assert {d.rate for d in tanh.layers if isinstance(d, keras.layers.Dropout)} == {0.3}
+    half = alexnet(width=0.5, num_classes=10, input_size=195)
+    assert half.get_layer("conv1").filters == 48 and half.get_layer("fc6").units == 2048
+    assert half.output_shape == (None, 10) and half.input_shape[1] == 195
+    bn = alexnet(norm="batch")
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in bn.layers) == 5
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("vgg16")
+
+
+def test_one_weird_trick_matches_torchvision():
+    owt = build_model("alexnet_owt")
+    assert owt.count_params() == 61_100_840  # torchvision.models.alexnet()
+    assert owt.input_shape[1] == 224
+    assert owt.get_layer("conv1").output.shape[1:] == (55, 55, 64)
+    assert [owt.get_layer(f"conv{i}").filters for i in range(1, 6)] == [64, 192, 384, 256, 256]
+    assert not any(isinstance(layer, LocalResponseNormalization) for layer in owt.layers)
+    assert all(layer.groups == 1 for layer in owt.layers if isinstance(layer, TowerConv2D))
+
+
+def test_cifar_variant():
+    m = build_model("alexnet_cifar")
+    assert m.count_params() == 6_815_562 and m.input_shape == (None, 32, 32, 3)
+    assert build_model("alexnet_cifar", towers=1).count_params() == 7_706_442
+    assert neuron_counts(m) == [65536, 49152, 24576, 16384, 16384, 1024, 1024, 10]
+    kinds = [type(layer).__name__ for layer in m.layers]
+    assert kinds.count("LocalResponseNormalization") == 2 and kinds.count("Dropout") == 2
+    assert kinds.count("TowerConv2D") == 5 and kinds.count("MaxPooling2D") == 3
+
+
+def test_whole_network_equals_keras_groups():
+    m = build_model("alexnet_cifar", seed=1)
+    ref = with_keras_groups(m)
+    assert [layer.__class__.__name__ for layer in ref.layers].count("TowerConv2D") == 0
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(m(x, training=False), ref(x, training=False), rtol=1e-4, atol=1e-5)
+
+
+def test_overfits_one_small_batch():
+    """The CIFAR network drives the loss on one batch below 10% of its start.
+
+    Dropout is off: it is the regulariser that exists to stop exactly this memorisation.
+    """
+    from alexnet_tf.optim import PaperSGD, SparseCrossentropy
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, 16)
+    model = build_model("alexnet_cifar", seed=0, dropout=0.0)
+    model.compile(PaperSGD(0.01), SparseCrossentropy())
+    start = float(model.evaluate(x, y, verbose=0))
+    for _ in range(80):
+        model.train_on_batch(x, y)
+    end = float(model.evaluate(x, y, verbose=0))
+    assert end < 0.1 * start, (start, end)

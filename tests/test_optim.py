@@ -1,0 +1,81 @@
+"""§5's update rule, the schedules and the loss, against hand computations."""
+
+import keras
+import numpy as np
+import pytest
+
+from alexnet_tf import optim
+from alexnet_tf.callbacks import PlateauRule
+
+
+def test_paper_constants():
+    assert (optim.MOMENTUM, optim.WEIGHT_DECAY, optim.BATCH_SIZE) == (0.9, 5e-4, 128)
+    assert (optim.LEARNING_RATE, optim.LR_DIVISOR, optim.MAX_LR_REDUCTIONS) == (0.01, 10.0, 3)
+
+
+def test_paper_sgd_follows_section5_update_rule():
+    """v <- 0.9 v - 0.0005 eps w - eps g ;  w <- w + v  (decay on weights, not biases)."""
+    eps, wd = 0.1, 5e-4
+    w0 = np.array([[1.0, -2.0], [3.0, 0.5]], "float32")
+    b0 = np.array([1.0, -1.0], "float32")
+    w, b = keras.Variable(w0), keras.Variable(b0)
+    opt = optim.PaperSGD(eps, momentum=0.9, weight_decay=wd)
+    grads = [np.array([[0.1, 0.2], [-0.3, 0.4]], "float32"), np.array([0.5, -0.5], "float32")]
+    vw, vb, ew, eb = np.zeros_like(w0), np.zeros_like(b0), w0.copy(), b0.copy()
+    for _ in range(3):
+        opt.apply_gradients(zip(grads, [w, b], strict=True))
+        vw = 0.9 * vw - wd * eps * ew - eps * grads[0]
+        ew = ew + vw
+        vb = 0.9 * vb - eps * grads[1]
+        eb = eb + vb
+    np.testing.assert_allclose(w.numpy(), ew, rtol=1e-6)
+    np.testing.assert_allclose(b.numpy(), eb, rtol=1e-6)
+    # Differs from Keras' decoupled weight decay, which bypasses the momentum.
+    w2 = keras.Variable(w0)
+    decoupled = keras.optimizers.SGD(eps, momentum=0.9, weight_decay=wd)
+    for _ in range(3):
+        decoupled.apply_gradients([(grads[0], w2)])
+    assert np.abs(w2.numpy() - ew).max() > 1e-6
+
+
+def test_paper_sgd_round_trips_config():
+    opt = optim.PaperSGD(0.02, weight_decay=1e-3)
+    again = optim.PaperSGD.from_config(opt.get_config())
+    assert again.coupled_weight_decay == 1e-3 and float(again.learning_rate) == pytest.approx(0.02)
+
+
+def test_warmup_cosine():
+    s = optim.WarmupCosine(0.1, total_steps=110, warmup_steps=10)
+    assert float(s(0)) == pytest.approx(0.01)
+    assert float(s(9)) == pytest.approx(0.1)
+    assert float(s(10)) == pytest.approx(0.1)
+    assert float(s(60)) == pytest.approx(0.05, rel=1e-5)
+    assert float(s(110)) == pytest.approx(0.0, abs=1e-7)
+    assert float(s(500)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_sparse_crossentropy_matches_keras():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 5)).astype("float32")
+    y = rng.integers(0, 5, 6)
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)
+    np.testing.assert_allclose(optim.SparseCrossentropy()(y, logits), plain, rtol=1e-5)
+    smooth = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)(
+        keras.ops.one_hot(y, 5), logits
+    )
+    np.testing.assert_allclose(optim.SparseCrossentropy(0.1)(y, logits), smooth, rtol=1e-5)
+
+
+def test_plateau_rule_divides_by_ten_at_most_three_times():
+    opt = optim.PaperSGD(0.01)
+    rule = PlateauRule(patience=2)
+    errors = [0.5, 0.4, 0.41, 0.42] + [0.45] * 20
+    lrs = []
+    for e in errors:
+        rule.step(e, opt)
+        lrs.append(float(np.asarray(opt.learning_rate)))
+    assert lrs[2] == pytest.approx(0.01)  # one bad epoch: patience not yet exhausted
+    assert lrs[3] == pytest.approx(0.001)  # two bad epochs: divided by 10
+    assert lrs[-1] == pytest.approx(1e-5) and rule.state["reductions"] == 3
+    resumed = PlateauRule(patience=2, state=dict(rule.state))
+    assert resumed.state == rule.state

@@ -1,0 +1,196 @@
+"""The train and evaluate CLIs end to end: files written, resume, MirroredStrategy, tfds mock."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, run_module
+
+SMALL = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--quiet"]
+
+
+def _json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
+    work = tmp_path / "run"
+    r = run_module(
+        "alexnet_tf.train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        cifar_dir,
+        "--workdir",
+        work,
+        *SMALL,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == ""  # no TensorFlow chatter, no warnings
+    m = _json(work / "metrics.json")
+    assert (
+        m["epochs_completed"] == 1 and m["steps_per_epoch"] == 2 and m["model"] == "alexnet_cifar"
+    )
+    assert 0.0 <= m["top1_error"] <= 1.0 and 0.0 <= m["top5_error"] <= m["top1_error"]
+    assert m["images_per_second"] > 0 and m["parameters"] == 6_815_562
+    assert m["history"][0]["epoch"] == 1 and "val_top1_error" in m["history"][0]
+    for name in (
+        "model.keras",
+        "history.csv",
+        "checkpoints/epoch-0001.keras",
+        "checkpoints/epoch-0001.json",
+    ):
+        assert (work / name).exists(), name
+    assert any((work / "tensorboard").rglob("*tfevents*"))
+    assert (work / "history.csv").read_text().splitlines()[0].startswith("epoch")
+
+    r = run_module("alexnet_tf.evaluate", "--workdir", work, "--data-dir", cifar_dir)
+    assert r.returncode == 0, r.stderr
+    e = _json(work / "eval.json")
+    assert e["images"] == 16 and e["top1_error"] == pytest.approx(m["top1_error"], abs=1e-6)
+    r = run_module("alexnet_tf.evaluate", "--workdir", work, "--data-dir", cifar_dir, "--ten-crop")
+    assert r.returncode == 0, r.stderr
+    t = _json(work / "eval_ten_crop.json")
+    assert t["ten_crop"] and t["images"] == 16 and "top-1 error" in r.stdout
+
+
+def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
+    from alexnet_tf.config import TrainConfig
+    from alexnet_tf.train import train_and_evaluate
+
+    work = tmp_path / "run"
+    config = TrainConfig(
+        dataset="cifar10", data_dir=str(cifar_dir), epochs=1, steps_per_epoch=2, batch_size=8
+    )
+    first = train_and_evaluate(config, str(work), verbose=False)
+    import keras
+
+    weights_after_1 = keras.models.load_model(work / "checkpoints/epoch-0001.keras").get_weights()
+    config.epochs = 2
+    second = train_and_evaluate(config, str(work), verbose=False)
+    assert [h["epoch"] for h in second["history"]] == [1, 2]
+    assert second["history"][0] == first["history"][0]
+    restored = keras.models.load_model(work / "checkpoints/epoch-0002.keras")
+    # Resumed training started from epoch 1's weights and optimizer state (2 more steps ran).
+    assert int(restored.optimizer.iterations) == 4
+    pairs = zip(weights_after_1, restored.get_weights(), strict=True)
+    assert any((a != b).any() for a, b in pairs)
+    again = train_and_evaluate(config, str(work), verbose=False)  # nothing left to do
+    assert again["epochs_completed"] == 2
+
+
+def test_resume_after_sigkill(cifar_dir, tmp_path):
+    """Kill a real training process after its first epoch; the same command finishes the run."""
+    work = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "alexnet_tf.train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(cifar_dir),
+        "--workdir",
+        str(work),
+        "--epochs",
+        "3",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "8",
+        "--quiet",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    state = work / "checkpoints" / "epoch-0001.json"
+    deadline = time.time() + 240
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert state.exists(), proc.stderr.read()
+    r = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    m = _json(work / "metrics.json")
+    assert [h["epoch"] for h in m["history"]] == [1, 2, 3]  # no gap, no repeat
+    assert m["epochs_completed"] == 3
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    work = tmp_path / "run"
+    r = run_module(
+        "alexnet_tf.train",
+        "--dataset",
+        "synthetic",
+        "--strategy",
+        "mirrored",
+        "--devices",
+        "2",
+        "--num-examples",
+        "32",
+        "--workdir",
+        work,
+        *SMALL,
+    )
+    assert r.returncode == 0, r.stderr
+    m = _json(work / "metrics.json")
+    assert m["replicas"] == 2 and m["epochs_completed"] == 1
+
+
+def test_paper_model_cli_saves_60965224_parameters(tmp_path):
+    work = tmp_path / "paper"
+    r = run_module(
+        "alexnet_tf.train",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "alexnet",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+        "--batch-size",
+        "4",
+        "--num-examples",
+        "8",
+        "--workdir",
+        work,
+        "--quiet",
+    )
+    assert r.returncode == 0, r.stderr
+    import keras
+
+    model = keras.models.load_model(work / "model.keras")
+    assert model.count_params() == 60_965_224 and model.input_shape == (None, 227, 227, 3)
+
+
+def test_one_real_step_on_tfds_mock_data(tmp_path, monkeypatch):
+    """No local copy: the tensorflow-datasets path, mocked (flax examples' pattern)."""
+    import tensorflow_datasets as tfds
+
+    from alexnet_tf.config import TrainConfig
+    from alexnet_tf.train import train_and_evaluate
+
+    from alexnet_tf import sources
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.keras/datasets copy
+    monkeypatch.setattr(sources, "_online", lambda *a, **k: True)  # the mock is the network
+    monkeypatch.delenv("ALEXNET_DATA_DIR", raising=False)
+    config = TrainConfig(
+        dataset="cifar10",
+        data_dir=str(tmp_path / "empty"),
+        epochs=1,
+        steps_per_epoch=1,
+        batch_size=8,
+    )
+    with tfds.testing.mock_data(num_examples=16):
+        m = train_and_evaluate(config, str(tmp_path / "run"), verbose=False)
+    assert m["epochs_completed"] == 1 and m["steps_per_epoch"] == 1
+    assert 0.0 <= m["top1_error"] <= 1.0
