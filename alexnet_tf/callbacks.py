@@ -109,6 +109,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.workdir, self.history, self.speed, self.plateau = workdir, history, speed, plateau
         self.extra = extra or {}
+        self.diverged_at = None
         self._start = time.perf_counter() - elapsed
 
     @property
@@ -117,6 +118,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        if not np.isfinite(float(logs.get("loss", 0.0))):
+            # TerminateOnNaN stopped the epoch: keep the last good checkpoint as the newest.
+            self.diverged_at = epoch + 1
+            return
         for prefix in ("", "val_"):
             for k in ("top1", "top5"):
                 if prefix + k in logs:

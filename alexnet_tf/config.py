@@ -51,7 +51,7 @@ class TrainConfig:
     num_classes: int | None = None
     num_examples: int | None = None  # synthetic data only
     pca_lighting: bool = False
-    mean: str = "channel"  # "channel" or "image" (§2: the mean image of the training set)
+    mean: str = "channel"  # "channel", "image" (§2: the training set's mean image) or "none"
     strategy: str = "auto"
     devices: int | None = None
     precision: str = "float32"
@@ -117,7 +117,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
     _choice("schedule", c.schedule, SCHEDULES)
     _choice("norm", c.norm, ("lrn", "batch", "none"))
     _choice("precision", c.precision, PRECISIONS)
-    _choice("mean", c.mean, ("channel", "image"))
+    _choice("mean", c.mean, ("channel", "image", "none"))
     _positive("epochs", c.epochs)
     _positive("batch size", c.batch_size)
     _positive("learning rate", c.lr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import time
 
@@ -41,7 +40,7 @@ def build_parser():
     p.add_argument("--num-classes", type=int)
     p.add_argument("--num-examples", type=int, help="synthetic data: training examples")
     p.add_argument("--pca-lighting", action="store_true", help="§4.1 PCA colour augmentation")
-    p.add_argument("--mean", default=c.mean, help="channel | image (§2: the mean image)")
+    p.add_argument("--mean", default=c.mean, help="channel | image (§2: the mean image) | none")
     p.add_argument("--strategy", default=c.strategy, help="auto | mirrored | one_device")
     p.add_argument("--devices", type=int, help="split the GPU or CPU into N logical devices")
     p.add_argument(
@@ -179,8 +178,15 @@ def train_and_evaluate(
             callbacks=cbs,
             verbose=0,
         )
-    if history and not math.isfinite(history[-1].get("loss", 0.0)):
-        raise UsageError(f"loss became {history[-1]['loss']}: lower --lr and resume from {root}")
+    if epoch_cb.diverged_at is not None:
+        kept = checkpoint.latest(root)
+        where = (
+            f"checkpoint of epoch {kept[1]['epochs_completed']} kept" if kept else "no epoch saved"
+        )
+        raise UsageError(
+            f"loss became NaN/Inf in epoch {epoch_cb.diverged_at} ({where}): lower --lr and run "
+            "the same command to resume"
+        )
     checkpoint.atomic_write(root / "model.keras", lambda tmp: model.save(tmp))
     last = history[-1] if history else {}
     metrics = {

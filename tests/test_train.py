@@ -175,10 +175,9 @@ def test_one_real_step_on_tfds_mock_data(tmp_path, monkeypatch):
     """No local copy: the tensorflow-datasets path, mocked (flax examples' pattern)."""
     import tensorflow_datasets as tfds
 
+    from alexnet_tf import sources
     from alexnet_tf.config import TrainConfig
     from alexnet_tf.train import train_and_evaluate
-
-    from alexnet_tf import sources
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.keras/datasets copy
     monkeypatch.setattr(sources, "_online", lambda *a, **k: True)  # the mock is the network
@@ -194,3 +193,30 @@ def test_one_real_step_on_tfds_mock_data(tmp_path, monkeypatch):
         m = train_and_evaluate(config, str(tmp_path / "run"), verbose=False)
     assert m["epochs_completed"] == 1 and m["steps_per_epoch"] == 1
     assert 0.0 <= m["top1_error"] <= 1.0
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(cifar_dir, tmp_path):
+    work = tmp_path / "run"
+    base = ["alexnet_tf.train", "--dataset", "cifar10", "--data-dir", cifar_dir, "--workdir", work]
+    r = run_module(*base, *SMALL)
+    assert r.returncode == 0, r.stderr
+    good = (work / "checkpoints" / "epoch-0001.keras").read_bytes()
+    r = run_module(
+        *base,
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e30",
+        "--quiet",
+    )
+    assert r.returncode != 0 and "NaN" in r.stderr and "epoch 1 kept" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in (work / "checkpoints").iterdir()) == [
+        "epoch-0001.json",
+        "epoch-0001.keras",
+    ]
+    assert (work / "checkpoints" / "epoch-0001.keras").read_bytes() == good

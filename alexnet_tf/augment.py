@@ -1,0 +1,315 @@
+"""Pure tensor augmentations and normalisation for AlexNet (paper §2 and §4.1), tf.data-friendly."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# §4.1: the published eigen-decomposition of the ImageNet RGB covariance for [0, 1] pixels.
+IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
+IMAGENET_EIGVEC = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
+
+Mean = str | np.ndarray  # "channel" (per-channel), "none", or a mean image [H, W, 3]
+
+
+def to_float(image: tf.Tensor) -> tf.Tensor:
+    """Return ``image`` as float32 in [0, 1] (uint8 is divided by 255, floats pass through)."""
+    image = tf.convert_to_tensor(image)
+    if image.dtype == tf.uint8:
+        return tf.image.convert_image_dtype(image, tf.float32)
+    return tf.cast(image, tf.float32)
+
+
+def resize_shorter_side(image: tf.Tensor, size: int = 256) -> tf.Tensor:
+    """Resize (bilinear, antialiased) so the shorter side is ``size``, keeping the aspect ratio."""
+    image = to_float(image)
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    scale = size / tf.minimum(h, w)
+    new_h = tf.maximum(size, tf.cast(tf.round(h * scale), tf.int32))
+    new_w = tf.maximum(size, tf.cast(tf.round(w * scale), tf.int32))
+    return tf.image.resize(image, tf.stack([new_h, new_w]), antialias=True)
+
+
+def _crop(image: tf.Tensor, top: tf.Tensor, left: tf.Tensor, size: int) -> tf.Tensor:
+    out = image[top : top + size, left : left + size, :]
+    return tf.ensure_shape(out, [size, size, image.shape[-1]])
+
+
+def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
+    """Crop the central ``size`` x ``size`` patch (the image must be at least that large)."""
+    shape = tf.shape(image)
+    return _crop(image, (shape[0] - size) // 2, (shape[1] - size) // 2, size)
+
+
+def random_crop(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
+    """§4.1: a random ``size`` x ``size`` patch, deterministic under ``seed`` ([2] int)."""
+    channels = tf.shape(image)[-1]
+    out = tf.image.stateless_random_crop(image, tf.stack([size, size, channels]), seed=seed)
+    return tf.ensure_shape(out, [size, size, image.shape[-1]])
+
+
+def random_flip(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """§4.1: horizontal reflection with probability 1/2, deterministic under ``seed``."""
+    return tf.image.stateless_random_flip_left_right(image, seed=seed)
+
+
+def pad_and_random_crop(image: tf.Tensor, pad: int, seed: tf.Tensor) -> tf.Tensor:
+    """Zero-pad by ``pad`` on every side, then randomly crop back to the original size."""
+    shape = tf.shape(image)
+    padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
+    out = tf.image.stateless_random_crop(padded, shape, seed=seed)
+    return tf.ensure_shape(out, image.shape)
+
+
+def ten_crop(image: tf.Tensor, size: int) -> tf.Tensor:
+    """§4.1 test time: [10, size, size, C] patches.
+
+    Order: top-left, top-right, bottom-left, bottom-right, centre, then the horizontal
+    reflections of those five patches in the same order.
+    """
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    corners = [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size)]
+    crops = [_crop(image, t, left, size) for t, left in corners] + [center_crop(image, size)]
+    five = tf.stack(crops)
+    return tf.concat([five, tf.reverse(five, axis=[2])], axis=0)
+
+
+def _rgb_moments(
+    images: Iterable | np.ndarray | tf.data.Dataset,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Pixel count, sum [3] and sum of outer products [3, 3] (float64, [0, 1] scale)."""
+    if isinstance(images, tf.data.Dataset):
+
+        def moments(*element):
+            x = tf.reshape(tf.cast(to_float(element[0]), tf.float64), [-1, 3])
+            return tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, 0), tf.matmul(x, x, True)
+
+        zero = (
+            tf.constant(0.0, tf.float64),
+            tf.zeros([3], tf.float64),
+            tf.zeros([3, 3], tf.float64),
+        )
+        total = images.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
+            zero, lambda a, b: tuple(u + v for u, v in zip(a, b, strict=True))
+        )
+        return float(total[0]), total[1].numpy(), total[2].numpy()
+    if isinstance(images, np.ndarray):
+        images = [images]
+    n, s, ss = 0.0, np.zeros(3), np.zeros((3, 3))
+    for img in images:
+        img = np.asarray(img)
+        x = img.reshape(-1, 3).astype(np.float64)
+        if np.issubdtype(img.dtype, np.integer):
+            x /= 255.0
+        n, s, ss = n + x.shape[0], s + x.sum(0), ss + x.T @ x
+    return n, s, ss
+
+
+def compute_pca(images: Iterable | np.ndarray | tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """§4.1: PCA of the RGB covariance over all pixels of ``images`` (uint8 or [0, 1] float).
+
+    Accepts an array [N, H, W, 3], an iterable of [H, W, 3] arrays, or a tf.data.Dataset of
+    images or (image, label). Returns ``(eigvals [3] descending, eigvecs [3, 3])`` with the
+    eigenvectors as columns, both float32.
+    """
+    n, s, ss = _rgb_moments(images)
+    if n < 2:
+        raise ValueError("compute_pca needs at least two pixels")
+    mu = s / n
+    cov = (ss - n * np.outer(mu, mu)) / (n - 1)
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    order = np.argsort(eigvals)[::-1]
+    return eigvals[order].astype(np.float32), eigvecs[:, order].astype(np.float32)
+
+
+def _save_npz(path: str, **arrays: np.ndarray) -> None:
+    """Write an .npz atomically (temp file + rename) so a crash never leaves half a cache."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def _load_npz(path: str, *keys: str) -> tuple[np.ndarray, ...] | None:
+    try:
+        with np.load(path) as z:
+            return tuple(np.asarray(z[k], np.float32) for k in keys)
+    except (OSError, KeyError, ValueError, EOFError):
+        return None  # missing or unreadable cache: recompute and overwrite
+
+
+def load_or_compute_pca(
+    cache_path: str, images_fn: Callable[[], Iterable]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``(eigvals, eigvecs)`` from the .npz ``cache_path``, else compute and save them."""
+    cached = _load_npz(cache_path, "eigval", "eigvec")
+    if cached is not None and cached[0].shape == (3,) and cached[1].shape == (3, 3):
+        return cached[0], cached[1]
+    eigval, eigvec = compute_pca(images_fn())
+    _save_npz(cache_path, eigval=eigval, eigvec=eigvec)
+    return eigval, eigvec
+
+
+def pca_lighting(
+    image: tf.Tensor,
+    seed: tf.Tensor,
+    eigval: Sequence[float] | np.ndarray = IMAGENET_EIGVAL,
+    eigvec: Sequence[Sequence[float]] | np.ndarray = IMAGENET_EIGVEC,
+    std: float = 0.1,
+) -> tf.Tensor:
+    """§4.1: add ``eigvec @ (alpha * eigval)``, alpha ~ N(0, std) per image, to every pixel."""
+    image = to_float(image)
+    alpha = tf.random.stateless_normal([3], seed=seed, stddev=std)
+    delta = tf.linalg.matvec(
+        tf.constant(eigvec, tf.float32), alpha * tf.constant(eigval, tf.float32)
+    )
+    return image + delta
+
+
+def normalize(
+    image: tf.Tensor, mean: Sequence[float] | np.ndarray, std: Sequence[float] | None = None
+) -> tf.Tensor:
+    """Subtract ``mean`` (per channel [3] or a mean image [H, W, 3]); divide by ``std`` if given."""
+    image = to_float(image) - tf.constant(mean, tf.float32)
+    if std is not None:
+        image = image / tf.constant(std, tf.float32)
+    return image
+
+
+def compute_mean_image(
+    images: Iterable | np.ndarray | tf.data.Dataset, size: int = 256
+) -> np.ndarray:
+    """§2: the average [size, size, 3] image in [0, 1] after resize_shorter_side + center_crop."""
+
+    def prep(*element):
+        return tf.cast(center_crop(resize_shorter_side(element[0], size), size), tf.float64)
+
+    if isinstance(images, tf.data.Dataset):
+        zero = (tf.constant(0.0, tf.float64), tf.zeros([size, size, 3], tf.float64))
+        n, total = images.map(prep, num_parallel_calls=tf.data.AUTOTUNE).reduce(
+            zero, lambda a, x: (a[0] + 1, a[1] + x)
+        )
+    else:  # arrays and iterables of arrays (possibly of different sizes)
+        n, total = 0, tf.zeros([size, size, 3], tf.float64)
+        for image in images:
+            n, total = n + 1, total + prep(image)
+    if n == 0:
+        raise ValueError("compute_mean_image needs at least one image")
+    return (total / n).numpy().astype(np.float32)
+
+
+def load_or_compute_mean_image(
+    cache_path: str, images_fn: Callable[[], Iterable], size: int = 256
+) -> np.ndarray:
+    """Read the mean image from the .npz ``cache_path``, else compute and save it."""
+    cached = _load_npz(cache_path, "mean")
+    if cached is not None and cached[0].shape == (size, size, 3):
+        return cached[0]
+    mean = compute_mean_image(images_fn(), size)
+    _save_npz(cache_path, mean=mean)
+    return mean
+
+
+def _is_mean_image(mean: Mean) -> bool:
+    return not isinstance(mean, str)
+
+
+def _standardize(image: tf.Tensor, mean: Mean, channel_mean, channel_std) -> tf.Tensor:
+    """§2 mean subtraction: "channel" standardises per channel, "none" leaves [0, 1] pixels."""
+    if _is_mean_image(mean):
+        return image  # the mean image was subtracted before cropping
+    if mean == "channel":
+        return normalize(image, channel_mean, channel_std)
+    if mean == "none":
+        return image
+    raise ValueError(f"mean must be 'channel', 'none' or a mean image array, got {mean!r}")
+
+
+def _sub_mean_image(image: tf.Tensor, mean: Mean) -> tf.Tensor:
+    return normalize(image, mean) if _is_mean_image(mean) else to_float(image)
+
+
+def cifar_train(
+    image_uint8: tf.Tensor, seed: tf.Tensor, *, pca=None, mean: Mean = "channel"
+) -> tf.Tensor:
+    """CIFAR training view: pad 4 + random crop back + flip (+ PCA lighting) + normalise."""
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    image = _sub_mean_image(image_uint8, mean)
+    image = random_flip(pad_and_random_crop(image, 4, s[0]), s[1])
+    if pca is not None:
+        image = pca_lighting(image, s[2], pca[0], pca[1])
+    return _standardize(image, mean, CIFAR10_MEAN, CIFAR10_STD)
+
+
+def cifar_eval(image_uint8: tf.Tensor, *, mean: Mean = "channel") -> tf.Tensor:
+    """CIFAR evaluation view: the whole 32x32 image, normalised."""
+    return _standardize(_sub_mean_image(image_uint8, mean), mean, CIFAR10_MEAN, CIFAR10_STD)
+
+
+def cifar_ten_crop(image_uint8: tf.Tensor, *, mean: Mean = "channel") -> tf.Tensor:
+    """CIFAR ten-crop view [10, 32, 32, 3]: pad 2 on each side, then ten_crop of 32."""
+    image = _sub_mean_image(image_uint8, mean)
+    size = image.shape[0] or 32
+    crops = ten_crop(tf.pad(image, [[2, 2], [2, 2], [0, 0]]), size)
+    return _standardize(crops, mean, CIFAR10_MEAN, CIFAR10_STD)
+
+
+def _imagenet_base(image_uint8: tf.Tensor, crop: int, resize: int, mean: Mean) -> tf.Tensor:
+    """§2: shorter side to 256, the central 256x256 patch, minus the mean image if given."""
+    side = max(resize, crop)
+    return _sub_mean_image(center_crop(resize_shorter_side(image_uint8, side), side), mean)
+
+
+def imagenet_train(
+    image_uint8: tf.Tensor,
+    seed: tf.Tensor,
+    *,
+    crop: int = 227,
+    mean: Mean = "channel",
+    pca: tuple | None = None,
+    lighting: bool = True,
+    resize: int = 256,
+) -> tf.Tensor:
+    """ImageNet training view [crop, crop, 3]: §4.1 random crop + flip + PCA lighting, §2 mean.
+
+    ``pca`` = (eigval, eigvec), None for the published ImageNet values; ``lighting=False`` skips it.
+    """
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    image = random_flip(
+        random_crop(_imagenet_base(image_uint8, crop, resize, mean), crop, s[0]), s[1]
+    )
+    if lighting:
+        eigval, eigvec = pca if pca is not None else (IMAGENET_EIGVAL, IMAGENET_EIGVEC)
+        image = pca_lighting(image, s[2], eigval, eigvec)
+    return _standardize(image, mean, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def imagenet_eval(
+    image_uint8: tf.Tensor, *, crop: int = 227, mean: Mean = "channel", resize: int = 256
+) -> tf.Tensor:
+    """ImageNet evaluation view: the centre ``crop`` x ``crop`` patch of the 256x256 image."""
+    image = center_crop(_imagenet_base(image_uint8, crop, resize, mean), crop)
+    return _standardize(image, mean, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def imagenet_ten_crop(
+    image_uint8: tf.Tensor, *, crop: int = 227, mean: Mean = "channel", resize: int = 256
+) -> tf.Tensor:
+    """§4.1 test time: [10, crop, crop, 3], the ten_crop patches of the 256x256 image."""
+    crops = ten_crop(_imagenet_base(image_uint8, crop, resize, mean), crop)
+    return _standardize(crops, mean, IMAGENET_MEAN, IMAGENET_STD)

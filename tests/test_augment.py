@@ -1,0 +1,226 @@
+"""Tests for alexnet_tf.augment: geometry, determinism, PCA lighting, normalisation, caches."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet_tf import augment as A
+
+S1 = tf.constant([1, 2], tf.int64)
+S2 = tf.constant([3, 4], tf.int64)
+
+
+def coord_image(h: int, w: int) -> tf.Tensor:
+    """uint8-free float image whose pixel (y, x) holds (y, x, y * w + x): crops reveal offsets."""
+    y, x = np.mgrid[0:h, 0:w]
+    return tf.constant(np.stack([y, x, y * w + x], -1).astype(np.float32))
+
+
+def test_to_float_scales_uint8_only():
+    u = tf.constant([[[0, 128, 255]]], tf.uint8)
+    np.testing.assert_allclose(A.to_float(u).numpy(), [[[0, 128 / 255, 1]]], atol=1e-6)
+    assert A.to_float(tf.constant([[[0.5, 0.5, 0.5]]])).dtype == tf.float32
+
+
+@pytest.mark.parametrize("hw,expect", [((40, 60), (256, 384)), ((60, 40), (384, 256))])
+def test_resize_shorter_side_keeps_aspect(hw, expect):
+    image = tf.cast(tf.random.uniform([*hw, 3], maxval=256, dtype=tf.int32), tf.uint8)
+    out = A.resize_shorter_side(image, 256)
+    assert tuple(out.shape) == (*expect, 3) and out.dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 1.0
+
+
+def test_center_crop_is_central_slice():
+    image = coord_image(10, 13)
+    np.testing.assert_array_equal(A.center_crop(image, 4), image[3:7, 4:8])
+
+
+def test_random_crop_is_a_slice_and_deterministic():
+    image = coord_image(40, 50)
+    a, b, c = (A.random_crop(image, 16, s) for s in (S1, S1, S2))
+    assert a.shape == (16, 16, 3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    top, left = int(a[0, 0, 0]), int(a[0, 0, 1])
+    np.testing.assert_array_equal(a, image[top : top + 16, left : left + 16])
+
+
+def test_random_flip_flips_half_the_time():
+    image = coord_image(4, 5)
+    flipped = 0
+    for i in range(40):
+        out = A.random_flip(image, tf.constant([i, 9], tf.int64))
+        same = np.array_equal(out, image)
+        assert same or np.array_equal(out, image[:, ::-1])
+        flipped += not same
+    assert 8 < flipped < 32
+    np.testing.assert_array_equal(A.random_flip(image, S1), A.random_flip(image, S1))
+
+
+def test_pad_and_random_crop_zero_pads_and_keeps_size():
+    image = coord_image(8, 8) + 1.0  # no zeros inside the image
+    outs = [A.pad_and_random_crop(image, 4, tf.constant([i, 0], tf.int64)) for i in range(20)]
+    padded = np.pad(image.numpy(), [(4, 4), (4, 4), (0, 0)])
+    for out in outs:
+        assert out.shape == (8, 8, 3)
+        hits = [
+            (t, u)
+            for t in range(9)
+            for u in range(9)
+            if np.array_equal(out, padded[t : t + 8, u : u + 8])
+        ]
+        assert hits
+    assert any(float(tf.reduce_min(o)) == 0.0 for o in outs)  # some crops show the zero border
+
+
+def test_ten_crop_geometry_and_order():
+    h, w, s = 9, 12, 5
+    image = coord_image(h, w)
+    out = A.ten_crop(image, s).numpy()
+    assert out.shape == (10, s, s, 3)
+    x = image.numpy()
+    expected = [
+        x[:s, :s],  # top-left
+        x[:s, w - s :],  # top-right
+        x[h - s :, :s],  # bottom-left
+        x[h - s :, w - s :],  # bottom-right
+        x[2 : 2 + s, 3 : 3 + s],  # centre
+    ]
+    for i, patch in enumerate(expected):
+        np.testing.assert_array_equal(out[i], patch)
+        np.testing.assert_array_equal(out[5 + i], patch[:, ::-1])
+
+
+def gaussian_pixels(cov: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.multivariate_normal([0.5, 0.4, 0.3], cov, size=n).astype(np.float32)
+
+
+def random_cov(seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    lam = np.array([0.04, 0.01, 0.0025])
+    return q @ np.diag(lam) @ q.T, lam, q
+
+
+def test_compute_pca_recovers_known_covariance():
+    cov, lam, q = random_cov()
+    pixels = gaussian_pixels(cov, 100 * 20 * 20)
+    images = pixels.reshape(100, 20, 20, 3)
+    eigval, eigvec = A.compute_pca(images)
+    assert eigval.shape == (3,) and eigvec.shape == (3, 3)
+    assert np.all(np.diff(eigval) < 0)  # descending
+    np.testing.assert_allclose(eigval, lam, rtol=0.05)
+    for i in range(3):  # columns are the eigenvectors, up to sign
+        assert abs(float(eigvec[:, i] @ q[:, i])) > 0.995
+    # Exactly the eigen-decomposition of the sample covariance.
+    ref_val, ref_vec = np.linalg.eigh(np.cov(pixels.astype(np.float64).T))
+    np.testing.assert_allclose(eigval, ref_val[::-1], rtol=1e-4)
+    np.testing.assert_allclose(np.abs(eigvec.T @ ref_vec[:, ::-1]), np.eye(3), atol=1e-3)
+    # Same answer from a list of images and from a dataset of (image, label).
+    from_list = A.compute_pca(list(images))
+    ds = tf.data.Dataset.from_tensor_slices((images, np.zeros(100, np.int32)))
+    from_ds = A.compute_pca(ds)
+    for other in (from_list, from_ds):
+        np.testing.assert_allclose(other[0], eigval, rtol=1e-4)
+
+
+def test_compute_pca_uint8_is_scaled_to_unit_range():
+    images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    a = A.compute_pca(images)
+    b = A.compute_pca(images.astype(np.float32) / 255.0)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-4)
+
+
+def test_pca_lighting_adds_one_vector_in_the_weighted_span():
+    cov, lam, q = random_cov()
+    image = tf.random.stateless_uniform([6, 7, 3], [5, 5])
+    eigval, eigvec = lam.astype(np.float32), q.astype(np.float32)
+    out = A.pca_lighting(image, S1, eigval, eigvec, std=0.1)
+    delta = (out - image).numpy().reshape(-1, 3)
+    np.testing.assert_allclose(delta, np.broadcast_to(delta[0], delta.shape), atol=1e-6)
+    alpha = eigvec.T @ delta[0] / eigval  # coordinates in the eigenbasis, per eigenvalue
+    expected = tf.random.stateless_normal([3], S1, stddev=0.1).numpy()
+    np.testing.assert_allclose(alpha, expected, rtol=1e-3, atol=1e-5)
+    np.testing.assert_array_equal(out, A.pca_lighting(image, S1, eigval, eigvec))
+    assert not np.array_equal(out, A.pca_lighting(image, S2, eigval, eigvec))
+    default = A.pca_lighting(tf.zeros([2, 2, 3], tf.uint8), S1)  # ImageNet values
+    ev, evec = np.array(A.IMAGENET_EIGVAL), np.array(A.IMAGENET_EIGVEC)
+    np.testing.assert_allclose(default[0, 0], evec @ (expected * ev), atol=1e-6)
+
+
+def test_normalize_channel_and_mean_image():
+    image = tf.fill([2, 2, 3], tf.constant(255, tf.uint8))
+    out = A.normalize(image, A.CIFAR10_MEAN, A.CIFAR10_STD)
+    np.testing.assert_allclose(
+        out[0, 0], (1 - np.array(A.CIFAR10_MEAN)) / np.array(A.CIFAR10_STD), rtol=1e-5
+    )
+    mean_image = np.full([2, 2, 3], 0.25, np.float32)
+    np.testing.assert_allclose(A.normalize(image, mean_image), np.full([2, 2, 3], 0.75))
+
+
+def test_compute_mean_image_of_constant_images():
+    images = [np.full([h, w, 3], v, np.uint8) for h, w, v in [(8, 10, 0), (12, 8, 255), (8, 8, 51)]]
+    mean = A.compute_mean_image(images, size=8)
+    assert mean.shape == (8, 8, 3) and mean.dtype == np.float32
+    np.testing.assert_allclose(mean, np.full([8, 8, 3], (0 + 1 + 0.2) / 3), atol=1e-5)
+    ds = tf.data.Dataset.from_tensor_slices(np.stack([images[2]] * 3))
+    np.testing.assert_allclose(A.compute_mean_image(ds, size=4), np.full([4, 4, 3], 0.2), atol=1e-5)
+
+
+def test_pca_and_mean_caches_round_trip(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    path = str(tmp_path / "sub" / "pca.npz")
+    first = A.load_or_compute_pca(path, lambda: images)
+    with np.load(path) as z:
+        np.testing.assert_array_equal(z["eigval"], first[0])
+
+    def boom():
+        raise AssertionError("must read the cache, not recompute")
+
+    again = A.load_or_compute_pca(path, boom)
+    np.testing.assert_array_equal(again[1], first[1])
+    (tmp_path / "sub" / "pca.npz").write_bytes(b"not an npz")  # corrupt cache: recomputed
+    np.testing.assert_allclose(A.load_or_compute_pca(path, lambda: images)[0], first[0])
+
+    mpath = str(tmp_path / "mean.npz")
+    mean = A.load_or_compute_mean_image(mpath, lambda: images, size=8)
+    np.testing.assert_array_equal(A.load_or_compute_mean_image(mpath, boom, size=8), mean)
+    np.testing.assert_allclose(mean, images.mean(0) / 255.0, atol=1e-5)
+
+
+def test_cifar_composites():
+    image = tf.cast(tf.random.stateless_uniform([32, 32, 3], [1, 1], 0, 256, tf.int32), tf.uint8)
+    out = A.cifar_train(image, S1)
+    assert out.shape == (32, 32, 3) and out.dtype == tf.float32
+    np.testing.assert_array_equal(out, A.cifar_train(image, S1))
+    assert not np.array_equal(out, A.cifar_train(image, S2))
+    pca = (np.array(A.IMAGENET_EIGVAL), np.array(A.IMAGENET_EIGVEC))
+    assert not np.array_equal(out, A.cifar_train(image, S1, pca=pca))
+    ev = A.cifar_eval(image)
+    np.testing.assert_allclose(ev, A.normalize(image, A.CIFAR10_MEAN, A.CIFAR10_STD))
+    ten = A.cifar_ten_crop(image)
+    assert ten.shape == (10, 32, 32, 3)
+    np.testing.assert_allclose(ten[4], ev, atol=1e-6)  # centre of the 2-padded image
+    mean_image = np.full([32, 32, 3], 0.5, np.float32)
+    np.testing.assert_allclose(A.cifar_eval(image, mean=mean_image), A.to_float(image) - 0.5)
+
+
+def test_imagenet_composites():
+    image = tf.cast(tf.random.stateless_uniform([256, 300, 3], [2, 2], 0, 256, tf.int32), tf.uint8)
+    out = A.imagenet_train(image, S1)
+    assert out.shape == (227, 227, 3) and out.dtype == tf.float32
+    np.testing.assert_array_equal(out, A.imagenet_train(image, S1))
+    assert not np.array_equal(out, A.imagenet_train(image, S2))
+    small = A.imagenet_train(image, S1, crop=64, mean="none", lighting=False)
+    assert small.shape == (64, 64, 3) and 0.0 <= float(tf.reduce_min(small))
+    plain = A.imagenet_eval(image, crop=200, mean="none")
+    np.testing.assert_allclose(plain, A.to_float(image)[28:228, 50:250], atol=1e-6)
+    mean_image = np.full([256, 256, 3], 0.5, np.float32)
+    np.testing.assert_allclose(
+        A.imagenet_eval(image, crop=200, mean=mean_image), plain - 0.5, atol=1e-6
+    )
+    ten = A.imagenet_ten_crop(image, crop=224)
+    assert ten.shape == (10, 224, 224, 3)
+    np.testing.assert_allclose(ten[4], A.imagenet_eval(image, crop=224), atol=1e-6)
+    with pytest.raises(ValueError):
+        A.imagenet_eval(image, mean="bogus")
