@@ -12,30 +12,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from alexnet_tf.models import build_model, with_keras_groups  # noqa: E402
-
-
-def images_per_second(model, batch, jit: bool, steps: int, warmup: int = 2) -> float:
-    """Steady-state training throughput of ``model`` on one fixed batch."""
-    model.compile(
-        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=jit,
-    )
-    x, y = batch
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    return steps * len(x) / (time.perf_counter() - start)
+from benchmarks.peers import keras_train_rate  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -65,7 +48,7 @@ def main(argv=None) -> int:
     results = []
     for name, make in variants.items():
         for jit in jits:
-            ips = images_per_second(make(), batch, jit, args.steps)
+            ips = keras_train_rate(make(), batch, args.steps, jit=jit, warmup=2)
             results.append({"variant": name, "xla": jit, "images_per_second": round(ips, 2)})
             print(f"{name:42s} xla={'on ' if jit else 'off'} {ips:8.2f} images/s", flush=True)
 

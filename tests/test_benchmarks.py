@@ -1,8 +1,74 @@
-"""The towers benchmark runs at a tiny size and reports what it promises (never a speed)."""
+"""Benchmarks run at tiny sizes and report what they promise (never asserting a speed)."""
 
 import json
 
-from benchmarks import towers
+import pytest
+
+from alexnet_tf import flops
+from alexnet_tf.models import build_model
+from benchmarks import measure, peers, report, towers
+
+
+def test_flops_of_the_paper_network():
+    model = build_model("alexnet")
+    per_layer = {c.name: c.forward_flops for c in flops.layer_costs(model)}
+    assert per_layer["conv1"] == 2 * 55 * 55 * 96 * 11 * 11 * 3
+    assert per_layer["conv2"] == 2 * 27 * 27 * 256 * 5 * 5 * 48  # towers: 48 input maps each
+    assert per_layer["fc6"] == 2 * 9216 * 4096
+    assert flops.forward_flops(model) == 1_448_813_632
+    assert flops.training_flops(model) / 1e9 == pytest.approx(4.35, abs=0.005)
+    # Towers halve conv2/4/5: the single-column network costs 1.57x as much.
+    assert flops.forward_flops(build_model("alexnet", towers=1)) == 2_270_512_192
+    table = flops.layer_table(model)
+    assert "| conv1 | 55x55x96 | 290,400 | 34,944 |" in table and "60,965,224" in table
+
+
+def test_peers_are_the_same_network():
+    from alexnet_tf.models import CIFAR, PAPER
+
+    assert peers.naive_keras(PAPER, 1000).count_params() == 60_965_224
+    assert peers.naive_keras(CIFAR, 10, towers=False).count_params() == 7_706_442
+    if peers.torch_available():
+        n = sum(p.numel() for p in peers.torch_model(PAPER, 1000).parameters())
+        assert n == 60_965_224
+
+
+def test_training_measurement_has_every_row():
+    rows = measure.training("alexnet_cifar", 2, 1, bf16=False, torch_threads=1)
+    expected = {
+        "alexnet_tf",
+        "alexnet_tf no towers",
+        "naive Keras, Conv2D(groups=2)",
+        "naive Keras, no towers",
+    }
+    if peers.torch_available():
+        expected |= {"PyTorch, groups=2", "PyTorch, no towers"}
+    assert set(rows) == expected and all(v > 0 for v in rows.values())
+
+
+def test_report_checks_targets():
+    rows = {"alexnet_tf": 50.0, "alexnet_tf no towers": 30.0,
+            "naive Keras, Conv2D(groups=2)": 10.0, "naive Keras, no towers": 25.0,
+            "PyTorch, groups=2": 8.0, "PyTorch, no towers": 25.0}  # fmt: skip
+    from benchmarks.run import ratios
+
+    r = ratios(rows)
+    assert r["alexnet_tf / PyTorch groups=2"] == 6.25 and r["alexnet_tf / PyTorch no towers"] == 2.0
+    res = {
+        "machine": {"cpu": "x", "cores": 2, "tensorflow": "2.21", "torch": None, "gpus": []},
+        "command": "python -m benchmarks.run", "seconds": 1.0,
+        "matmul_gflops": {"float32": 100.0},
+        "training": {"alexnet batch 32": {"images_per_second": rows, "ratios": r}},
+        "flops": {"alexnet": {"forward_gflop": 1.449, "training_gflop": 4.346}},
+        "inference": {"alexnet": {"batch-1 latency ms, centre crop": 10.0}},
+        "pipeline": {"folder (Imagenette JPEG)": {"source": "s", "images_per_second": 300.0}},
+        "scaling": {"1 replica": {"replicas": 1, "devices": ["cpu:0"], "images_per_second": 9.0}},
+    }  # fmt: skip
+    md = report.markdown(res)
+    assert "| alexnet_tf / PyTorch no towers | >= 2.5 | 2.00 (**no**) |" in md
+    assert "| alexnet_tf / PyTorch groups=2 | >= 4.0 | 6.25 (yes) |" in md
+    assert "| alexnet batch 32, alexnet_tf | 217.3 | 217.3% |" in md  # 50 images/s x 4.346 GFLOP
+    assert "| 6.0 (yes) |" in md  # pipeline 300 images/s vs training 50
 
 
 def test_towers_benchmark_reports_all_variants(tmp_path, capsys):
