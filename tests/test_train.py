@@ -165,10 +165,20 @@ def test_paper_model_cli_saves_60965224_parameters(tmp_path):
         "--quiet",
     )
     assert r.returncode == 0, r.stderr
-    import keras
-
-    model = keras.models.load_model(work / "model.keras")
-    assert model.count_params() == 60_965_224 and model.input_shape == (None, 227, 227, 3)
+    # A fresh process that only imports the package, as a user would.
+    code = (
+        "import alexnet_tf, keras, sys; m = keras.models.load_model(sys.argv[1]); "
+        "print(m.count_params(), m.input_shape)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(work / "model.keras")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == "60965224" and "227, 227, 3" in r.stdout
 
 
 def test_one_real_step_on_tfds_mock_data(tmp_path, monkeypatch):
