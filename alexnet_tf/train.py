@@ -35,19 +35,34 @@ def build_parser():
     p.add_argument("--norm", help="lrn (§3.3) | batch | none")
     p.add_argument("--towers", type=int, default=c.towers, help="2 (§3.2) or 1")
     p.add_argument("--dropout", type=float, default=c.dropout)
-    p.add_argument("--init", help="paper (§5: N(0, 0.01)) | he | glorot")
+    p.add_argument("--init", help="paper (§5) | caffe (§5, biases 0.1) | he | glorot")
     p.add_argument("--image-size", type=int)
     p.add_argument("--num-classes", type=int)
     p.add_argument("--num-examples", type=int, help="synthetic data: training examples")
     p.add_argument("--pca-lighting", action="store_true", help="§4.1 PCA colour augmentation")
     p.add_argument("--mean", default=c.mean, help="channel | image (§2: the mean image) | none")
-    p.add_argument("--strategy", default=c.strategy, help="auto | mirrored | one_device")
+    p.add_argument(
+        "--strategy",
+        default=c.strategy,
+        help="auto | mirrored | one_device | multi_worker (the cluster in $TF_CONFIG)",
+    )
     p.add_argument("--devices", type=int, help="split the GPU or CPU into N logical devices")
     p.add_argument(
         "--precision", default=c.precision, help="float32 | mixed_bfloat16 | mixed_float16"
     )
     p.add_argument("--xla", dest="jit_compile", action="store_true", help="compile with XLA")
     p.add_argument("--seed", type=int, default=c.seed)
+    p.add_argument(
+        "--checkpoint-steps",
+        type=int,
+        default=c.checkpoint_steps,
+        help="also checkpoint every N steps, for long epochs (default 0: at epoch ends only)",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="op determinism on top of the seeds: reruns give bit-identical weights",
+    )
     p.add_argument("--workdir", help="checkpoints, logs and results (default runs/DATASET-MODEL)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -59,134 +74,180 @@ def train_and_evaluate(
     """Train (or resume) ``config`` in ``workdir``, evaluate, and return ``metrics.json``'s dict.
 
     ``strategy`` and ``source`` (a :class:`alexnet_tf.data.Source`) may be injected, as tests do.
+    Under MultiWorkerMirroredStrategy every worker runs this; only the chief writes ``workdir``.
     """
     import keras
+    import tensorflow as tf
 
-    from alexnet_tf import callbacks, checkpoint, data, distribute, models, optim
-    from alexnet_tf.errors import UsageError
+    from alexnet_tf import callbacks, checkpoint, data, distribute, loop, models, optim
+    from alexnet_tf.errors import TrainingStopped, UsageError
 
     c = resolve(dataclasses.replace(config, workdir=workdir or config.workdir))
+    if c.deterministic:
+        tf.config.experimental.enable_op_determinism()
     # The strategy first: --devices must split the devices before anything initialises them.
     strategy = strategy or distribute.make_strategy(c.strategy, c.devices)
-    root = checkpoint.prepare_workdir(c.workdir)
+    chief, workers = distribute.is_chief(strategy), distribute.num_workers(strategy)
+    root = checkpoint.prepare_workdir(c.workdir if chief else distribute.scratch_dir(c.workdir))
+    if chief:
+        checkpoint.clean_stale(root)
+    verbose = verbose and chief
     keras.utils.set_random_seed(c.seed)
     keras.mixed_precision.set_global_policy(c.precision)
     distribute.check_batch_size(c.batch_size, strategy)
     image_size = c.image_size or models.ARCHITECTURES[c.model].input_size
     if source is None:
         source = data.load_source(
-            c.dataset,
-            c.data_dir,
-            image_size=image_size,
-            num_classes=c.num_classes,
-            num_examples=c.num_examples,
-            seed=c.seed,
-        )
+            c.dataset, c.data_dir, image_size=image_size, num_classes=c.num_classes,
+            num_examples=c.num_examples, seed=c.seed, cache_dir=str(root),
+        )  # fmt: skip
     num_classes = c.num_classes or source.num_classes
-    steps = source.num_train // c.batch_size
+    if num_classes < source.num_classes:
+        raise UsageError(
+            f"--num-classes {num_classes} is fewer than the {source.num_classes} classes of "
+            f"{c.dataset}: its labels would be out of range"
+        )
+    steps = min(source.num_train // c.batch_size, c.steps_per_epoch or source.num_train)
     if steps == 0:
         raise UsageError(
             f"batch size {c.batch_size} exceeds the {source.num_train} training images"
         )
-    steps = min(steps, c.steps_per_epoch or steps)
 
-    resume = checkpoint.latest(root)
-    if resume and resume[1].get("config", {}).get("model") not in (None, c.model):
-        raise UsageError(
-            f"workdir {root} holds a {resume[1]['config']['model']} run, not {c.model}: "
-            "use another --workdir"
-        )
     with strategy.scope():  # model, optimizer and metrics live on the replicas
         model = models.build_model(
-            c.model,
-            num_classes=num_classes,
-            input_size=image_size,
-            norm=c.norm,
-            towers=c.towers,
-            dropout=c.dropout,
-            init=c.init,
-            seed=c.seed,
-        )
+            c.model, num_classes=num_classes, input_size=image_size, norm=c.norm,
+            towers=c.towers, dropout=c.dropout, init=c.init, seed=c.seed,
+        )  # fmt: skip
         lr = c.lr
         if c.schedule == "cosine":
             lr = optim.WarmupCosine(c.lr, c.epochs * steps, int(c.warmup_epochs * steps))
         model.compile(
             optimizer=optim.PaperSGD(lr, momentum=c.momentum, weight_decay=c.weight_decay),
             loss=optim.SparseCrossentropy(c.label_smoothing),
-            metrics=[
-                keras.metrics.SparseCategoricalAccuracy(name="top1"),
-                keras.metrics.SparseTopKCategoricalAccuracy(min(5, num_classes), name="top5"),
-            ],
-            jit_compile=c.jit_compile,
         )
-        state = {}
-        if resume:
-            model.optimizer.build(model.trainable_variables)
-            try:
-                model.load_weights(resume[0])
-            except ValueError as e:
-                raise UsageError(
-                    f"cannot resume from {resume[0]}: {str(e).splitlines()[0]}"
-                ) from None
-            state = resume[1]
-    initial_epoch = state.get("epochs_completed", 0)
-    if resume and verbose:
-        print(f"resuming from {resume[0]} (epoch {initial_epoch} of {c.epochs})")
+        model.optimizer.build(model.trainable_variables)
+    resumed, error = None, None
+    if chief:
+        try:
+            resumed = checkpoint.restore(model, root, dataclasses.asdict(c))
+        except UsageError as e:
+            error = str(e)
+    if workers > 1:  # the chief's checkpoint (or refusal) reaches every worker
+        shared = distribute.broadcast_json(strategy, {"resumed": resumed, "error": error})
+        resumed, error = shared["resumed"], shared["error"]
+        if resumed and not error:
+            distribute.broadcast_variables(strategy, model.weights + model.optimizer.variables)
+    if error:
+        raise UsageError(error)
+    state = resumed[1] if resumed else {}
+    epoch0, step0 = state.get("epochs_completed", 0), state.get("step", 0)
+    old_lr = state.get("config", {}).get("lr")
+    if resumed and c.schedule == "plateau" and old_lr and old_lr != c.lr:
+        rate = model.optimizer.learning_rate  # --lr changed (e.g. after a NaN): rescale
+        rate.assign(float(rate) * c.lr / old_lr)
+    if resumed and verbose:
+        print(
+            f"resuming from {resumed[0]} at epoch {min(epoch0 + 1, c.epochs)}/{c.epochs}, "
+            f"step {step0}/{steps} (global step {state.get('global_step', epoch0 * steps)})"
+        )
 
-    train_ds = data.train_pipeline(
-        source,
-        c.batch_size,
-        image_size=image_size,
-        seed=c.seed + initial_epoch,
-        pca_lighting=c.pca_lighting,
-        mean=c.mean,
-        cache_dir=str(root),
-    )
+    def input_fn(ctx: tf.distribute.InputContext):
+        return data.train_pipeline(
+            source, c.batch_size, image_size=image_size, seed=c.seed,
+            pca_lighting=c.pca_lighting, mean=c.mean, cache_dir=str(root),
+            steps_per_epoch=steps, start=(epoch0, step0),
+            shard=(ctx.input_pipeline_id, ctx.num_input_pipelines),
+            replica_batch_size=ctx.get_per_replica_batch_size(c.batch_size),
+        )  # fmt: skip
+
     eval_ds = data.eval_pipeline(
-        source,
-        c.eval_batch_size or c.batch_size,
-        image_size=image_size,
-        mean=c.mean,
+        source, c.eval_batch_size or c.batch_size, image_size=image_size, mean=c.mean,
         cache_dir=str(root),
+    )  # fmt: skip
+    trainer = loop.Trainer(
+        model, strategy, batch_size=c.batch_size, seed=c.seed, jit_compile=c.jit_compile
     )
-    speed = callbacks.ImagesPerSecond(c.batch_size, steps, verbose=verbose)
-    plateau = callbacks.PlateauRule(state=state.get("plateau")) if c.schedule == "plateau" else None
+    progress = callbacks.ImagesPerSecond(c.batch_size, steps, c.epochs, verbose=verbose)
+    plateau = None
+    if c.schedule == "plateau":
+        plateau = callbacks.PlateauRule(state=state.get("plateau"))
     history = list(state.get("history", []))
-    epoch_cb = callbacks.EpochCheckpoint(
-        root,
-        history,
-        speed,
-        plateau,
-        elapsed=state.get("elapsed_seconds", 0.0),
-        extra={"config": dataclasses.asdict(c)},
-    )
-    cbs = [
-        speed,
-        epoch_cb,
-        keras.callbacks.CSVLogger(str(root / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(root / "tensorboard"), write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
-    ]
-    t0 = time.perf_counter()
-    if initial_epoch < c.epochs:
-        model.fit(
-            train_ds,
-            epochs=c.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps,
-            validation_data=eval_ds,
-            callbacks=cbs,
-            verbose=0,
-        )
-    if epoch_cb.diverged_at is not None:
-        kept = checkpoint.latest(root)
-        where = (
-            f"checkpoint of epoch {kept[1]['epochs_completed']} kept" if kept else "no epoch saved"
-        )
-        raise UsageError(
-            f"loss became NaN/Inf in epoch {epoch_cb.diverged_at} ({where}): lower --lr and run "
-            "the same command to resume"
-        )
+    global_step = int(model.optimizer.iterations)
+    log = callbacks.RunLog(root, global_step, enabled=chief)
+    clock = time.perf_counter() - state.get("elapsed_seconds", 0.0)
+
+    def snapshot(epochs_completed: int, step: int, sums=None) -> dict:
+        s = {
+            "epochs_completed": epochs_completed, "step": step, "global_step": global_step,
+            "history": history, "elapsed_seconds": round(time.perf_counter() - clock, 3),
+            "batch_size": c.batch_size, "steps_per_epoch": steps, "workers": workers,
+            "config": dataclasses.asdict(c),
+        }  # fmt: skip
+        if plateau is not None:
+            s["plateau"] = plateau.state
+        if step:
+            s["partial"] = [float(v) for v in sums]  # the epoch's sums so far
+        return s
+
+    def on_step(epoch: int, step: int, out, sums) -> None:
+        nonlocal global_step
+        global_step += 1
+        log.step(
+            global_step=global_step, epoch=epoch + 1, step=step,
+            loss=float(out[0] / out[3]), top1_error=float(1.0 - out[1] / out[3]),
+        )  # fmt: skip
+        due = c.checkpoint_steps and global_step % c.checkpoint_steps == 0
+        if chief and due and step < steps:  # at an epoch's end the epoch checkpoint follows
+            log.flush()
+            checkpoint.save(root, model, snapshot(epoch, step, sums))
+
+    def on_epoch(epoch: int, sums, val: dict) -> None:
+        n = sums[3]
+        logs = {"loss": sums[0] / n, "top1": sums[1] / n, "top5": sums[2] / n}
+        logs.update({f"val_{k}": v for k, v in val.items()})
+        for prefix in ("", "val_"):
+            for k in ("top1", "top5"):
+                logs[f"{prefix}{k}_error"] = 1.0 - logs[prefix + k]
+        logs["lr"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        logs["elapsed_seconds"] = time.perf_counter() - clock
+        logs["images_per_second"] = progress.epoch_rate
+        if plateau is not None:
+            plateau.step(logs["val_top1_error"], model.optimizer, verbose=verbose)
+        history.append({"epoch": epoch, **{k: callbacks.num(v) for k, v in logs.items()}})
+        log.flush()
+        if chief:
+            checkpoint.save(root, model, snapshot(epoch, 0))
+            log.epoch(history)
+
+    try:
+        if epoch0 < c.epochs:
+            dist_ds = strategy.distribute_datasets_from_function(input_fn)
+            trainer.fit(
+                iter(dist_ds), eval_ds, epochs=c.epochs, steps=steps, start=(epoch0, step0),
+                partial=state.get("partial"), progress=progress, on_step=on_step,
+                on_epoch=on_epoch,
+            )  # fmt: skip
+    except loop.Diverged as e:
+        kept = checkpoint.latest(root) if chief else None
+        where = "no checkpoint saved yet"
+        if kept:
+            k = kept[1]
+            at = f", step {k['step']}" if k.get("step") else ""
+            where = f"the checkpoint of epoch {k['epochs_completed']}{at} kept"
+        raise TrainingStopped(
+            f"{e} ({where}): run again with a lower --lr to resume from the last checkpoint"
+        ) from None
+    except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+            tf.errors.DeadlineExceededError) as e:  # fmt: skip
+        if workers == 1:
+            raise
+        first = (e.message or str(e)).strip().splitlines()[0]
+        raise TrainingStopped(
+            f"a worker stopped ({type(e).__name__}: {first[:120]}): start every worker again "
+            "with the same command to resume from the chief's last checkpoint"
+        ) from None
+    finally:
+        log.close()
     checkpoint.atomic_write(root / "model.keras", lambda tmp: model.save(tmp))
     last = history[-1] if history else {}
     metrics = {
@@ -194,19 +255,23 @@ def train_and_evaluate(
         "model": c.model,
         "parameters": model.count_params(),
         "replicas": strategy.num_replicas_in_sync,
+        "workers": workers,
         "epochs_completed": len(history),
         "steps_per_epoch": steps,
+        "global_step": int(model.optimizer.iterations),
         "batch_size": c.batch_size,
         "top1_error": last.get("val_top1_error"),
         "top5_error": last.get("val_top5_error"),
         "loss": last.get("val_loss"),
-        "images_per_second": round(speed.images_per_second, 2) or last.get("images_per_second"),
-        "train_seconds": round(time.perf_counter() - t0, 2),
+        "images_per_second": round(progress.images_per_second, 2) or last.get("images_per_second"),
+        "train_seconds": round(time.perf_counter() - clock - state.get("elapsed_seconds", 0), 2),
         "elapsed_seconds": last.get("elapsed_seconds"),
+        "skipped_images": source.skipped,
         "history": history,
         "config": dataclasses.asdict(c),
     }
-    checkpoint.write_json(root / "metrics.json", metrics)
+    if chief:
+        checkpoint.write_json(root / "metrics.json", metrics)
     if verbose:
         print(
             f"{c.model} on {c.dataset}: top-1 error {metrics['top1_error']:.4f}, "

@@ -77,6 +77,17 @@ def test_paper_initialisation(paper):
         assert np.all(bias == expected), name
 
 
+def test_caffe_initialisation():
+    """§5's weights with Caffe's biases (0.1) and fc6/fc7 std 0.005: the training preset's init."""
+    m = alexnet(init="caffe", seed=0)
+    for name in NAMES:
+        kernel, bias = m.get_layer(name).get_weights()
+        std = 0.005 if name in ("fc6", "fc7") else 0.01
+        if kernel.size > 100_000:
+            assert abs(kernel.std() - std) < 3e-4, name
+        assert np.all(bias == (0.1 if name in ("conv2", "conv4", "conv5", "fc6", "fc7") else 0.0))
+
+
 def test_forward_pass(paper):
     logits = paper(np.zeros((2, 227, 227, 3), "float32"), training=False)
     assert logits.shape == (2, 1000) and logits.dtype == "float32"
