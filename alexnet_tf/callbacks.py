@@ -1,42 +1,51 @@
-"""Training callbacks: a progress bar with images/s, per-epoch checkpoints, §5's lr/10 rule."""
+"""Training-loop hooks: progress bar with images/s, §5's lr/10 rule, the workdir's logs."""
 
 from __future__ import annotations
 
+import csv
+import io
 import sys
 import time
+from pathlib import Path
 
-import keras
 import numpy as np
 
 from alexnet_tf import checkpoint, optim
 
 
-class ImagesPerSecond(keras.callbacks.Callback):
+class ImagesPerSecond:
     """Progress bar with loss, accuracy, images/s and ETA; measures steady-state throughput.
 
     In a terminal the bar redraws in place; in a log it prints a line every 10% of an epoch.
-    The first batch of each ``fit`` (graph tracing) is excluded from the measured rate.
+    The first step of each run (graph tracing) is excluded from the measured rate.
     """
 
-    def __init__(self, batch_size: int, steps: int, verbose: bool = True, stream=None):
-        super().__init__()
-        self.batch_size, self.steps, self.verbose = batch_size, steps, verbose
+    def __init__(self, batch_size: int, steps: int, epochs: int, verbose=True, stream=None):
+        self.batch_size, self.steps, self.epochs, self.verbose = batch_size, steps, epochs, verbose
         self.stream = stream or sys.stdout
         self.images, self.seconds = 0, 0.0
+        self.epoch_images, self.epoch_seconds = 0, 0.0
         self._first_batch = True
 
     @property
     def images_per_second(self) -> float:
         return self.images / self.seconds if self.seconds else 0.0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_images, self.epoch_seconds = 0, 0.0
-        self._epoch = f"epoch {epoch + 1}/{self.params.get('epochs', '?')}"
-        self._tty = self.stream.isatty()
-        self._next_line = 0.0
-        self._t = self._epoch_start = time.perf_counter()
+    @property
+    def epoch_rate(self) -> float:
+        return self.epoch_images / self.epoch_seconds if self.epoch_seconds else 0.0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def epoch_begin(self, epoch: int, first_step: int = 0) -> None:
+        """Epoch ``epoch`` (0-based) starts, or resumes after ``first_step`` steps."""
+        self.epoch_images, self.epoch_seconds = 0, 0.0
+        self._epoch = f"epoch {epoch + 1}/{self.epochs}"
+        self._tty = self.stream.isatty()
+        self._next_line = first_step / self.steps + 0.1
+        self._t = self._epoch_start = time.perf_counter()
+        self._first_step = first_step
+
+    def batch_end(self, step: int, logs: dict) -> None:
+        """Step ``step`` (0-based, within the epoch) is done; ``logs`` holds running means."""
         now = time.perf_counter()
         if self._first_batch:
             self._first_batch = False
@@ -46,22 +55,21 @@ class ImagesPerSecond(keras.callbacks.Callback):
             self.images += self.batch_size
             self.seconds += now - self._t
         self._t = now
-        done = (batch + 1) / self.steps
-        if self.verbose and (self._tty or done >= self._next_line or batch + 1 == self.steps):
+        done = (step + 1) / self.steps
+        if self.verbose and (self._tty or done >= self._next_line or step + 1 == self.steps):
             self._next_line = done + 0.1
-            self._render(batch + 1, logs or {}, now)
+            self._render(step + 1, logs, now)
 
     def _render(self, step: int, logs: dict, now: float) -> None:
-        rate = self.epoch_images / self.epoch_seconds if self.epoch_seconds else 0.0
         elapsed = now - self._epoch_start
-        eta = elapsed / step * (self.steps - step)
+        eta = elapsed / max(step - self._first_step, 1) * (self.steps - step)
         width = 20
         fill = int(width * step / self.steps)
         line = (
             f"{self._epoch} [{'=' * fill}{'.' * (width - fill)}] {step}/{self.steps}"
             f" loss {float(logs.get('loss', np.nan)):.4f}"
             + (f" top1 {float(logs['top1']):.4f}" if "top1" in logs else "")
-            + f" {rate:7.1f} images/s {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
+            + f" {self.epoch_rate:7.1f} images/s {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
         )
         end = "\n" if (not self._tty or step == self.steps) else ""
         print(("\r" if self._tty else "") + line, end=end, file=self.stream, flush=True)
@@ -86,7 +94,7 @@ class PlateauRule:
         self.patience, self.max_reductions = patience, max_reductions
         self.state = {"best": None, "wait": 0, "reductions": 0, **(state or {})}
 
-    def step(self, error: float, optimizer) -> None:
+    def step(self, error: float, optimizer, verbose: bool = True) -> None:
         """Record one epoch's validation error; divide ``optimizer``'s rate when it plateaus."""
         s = self.state
         if s["best"] is None or error < s["best"] - 1e-4:
@@ -94,52 +102,100 @@ class PlateauRule:
             return
         s["wait"] += 1
         if s["wait"] >= self.patience and s["reductions"] < self.max_reductions:
-            new = float(np.asarray(optimizer.learning_rate)) / optim.LR_DIVISOR
+            new = value(optimizer.learning_rate) / optim.LR_DIVISOR
             optimizer.learning_rate.assign(new)
             s["wait"], s["reductions"] = 0, s["reductions"] + 1
-            print(f"validation error stopped improving: learning rate divided by 10 to {new:g}")
+            if verbose:
+                print(f"validation error stopped improving: learning rate divided by 10 to {new:g}")
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Adds error rates, lr and time to the logs, keeps the history, checkpoints each epoch."""
+STEP_FIELDS = ("global_step", "epoch", "step", "loss", "top1_error")
 
-    def __init__(
-        self, workdir, history, speed: ImagesPerSecond, plateau=None, elapsed=0.0, extra=None
-    ):
-        super().__init__()
-        self.workdir, self.history, self.speed, self.plateau = workdir, history, speed, plateau
-        self.extra = extra or {}
-        self.diverged_at = None
-        self._start = time.perf_counter() - elapsed
 
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self._start
+class RunLog:
+    """The workdir's logs: ``steps.csv`` (one row per step), ``history.csv`` (one per epoch)
+    and TensorBoard scalars. Only the chief writes them; ``enabled=False`` makes a no-op.
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        if not np.isfinite(float(logs.get("loss", 0.0))):
-            # TerminateOnNaN stopped the epoch: keep the last good checkpoint as the newest.
-            self.diverged_at = epoch + 1
+    ``steps.csv`` is cut back to the resumed checkpoint's step when a run resumes, so the steps
+    a killed run did after its last checkpoint (and will redo) appear once, not twice.
+    """
+
+    def __init__(self, root: Path, resume_step: int, enabled: bool = True):
+        self.root, self.enabled = Path(root), enabled
+        self._steps = None
+        if not enabled:
             return
-        for prefix in ("", "val_"):
-            for k in ("top1", "top5"):
-                if prefix + k in logs:
-                    logs[f"{prefix}{k}_error"] = 1.0 - float(logs[prefix + k])
-        logs["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
-        logs["elapsed_seconds"] = round(self.elapsed, 2)
-        logs["images_per_second"] = round(
-            self.speed.epoch_images / max(self.speed.epoch_seconds, 1e-9), 2
+        path = self.root / "steps.csv"
+        rows = _read_rows(path)
+        kept = [r for r in rows if int(r["global_step"]) <= resume_step]
+        if len(kept) != len(rows) or not path.exists():
+            checkpoint.atomic_write(path, lambda tmp: _write_rows(tmp, STEP_FIELDS, kept))
+        self._steps = open(path, "a", newline="")  # noqa: SIM115  (closed in close())
+        self._writer = csv.DictWriter(self._steps, STEP_FIELDS)
+        import tensorflow as tf
+
+        self._tb = {
+            name: tf.summary.create_file_writer(str(self.root / "tensorboard" / name))
+            for name in ("train", "validation")
+        }
+
+    def step(self, **row) -> None:
+        if self._steps is not None:
+            self._writer.writerow(row)
+            self._steps.flush()  # a small write per step: progress is visible as it happens
+
+    def flush(self) -> None:
+        """Before a checkpoint: every step it covers is in ``steps.csv``."""
+        if self._steps is not None:
+            self._steps.flush()
+
+    def epoch(self, history: list[dict]) -> None:
+        """Rewrite ``history.csv`` from ``history`` and add the last epoch to TensorBoard."""
+        if not self.enabled:
+            return
+        fields = list(dict.fromkeys(k for h in history for k in h))
+        checkpoint.atomic_write(
+            self.root / "history.csv", lambda tmp: _write_rows(tmp, fields, history)
         )
-        if self.plateau is not None and "val_top1_error" in logs:
-            self.plateau.step(logs["val_top1_error"], self.model.optimizer)
-        self.history.append({"epoch": epoch + 1, **{k: _num(v) for k, v in logs.items()}})
-        state = {"history": self.history, "elapsed_seconds": self.elapsed, **self.extra}
-        if self.plateau is not None:
-            state["plateau"] = self.plateau.state
-        checkpoint.save_epoch(self.workdir, epoch + 1, self.model, state)
+        last = history[-1]
+        for name, prefix in (("train", ""), ("validation", "val_")):
+            with self._tb[name].as_default(step=int(last["epoch"])):
+                import tensorflow as tf
+
+                for key in ("loss", "top1_error", "top5_error", "lr"):
+                    if prefix + key in last:
+                        tf.summary.scalar(f"epoch_{key}", last[prefix + key])
+            self._tb[name].flush()
+
+    def close(self) -> None:
+        if self._steps is not None:
+            self._steps.close()
+            self._steps = None
 
 
-def _num(v):
-    v = float(np.asarray(v))
-    return round(v, 6)
+def _read_rows(path: Path) -> list[dict]:
+    try:
+        with open(path, newline="") as f:
+            return [r for r in csv.DictReader(f) if r.get("global_step", "").isdigit()]
+    except OSError:
+        return []
+
+
+def _write_rows(path, fields, rows) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    Path(path).write_text(buf.getvalue())
+
+
+def value(v) -> float:
+    """A scalar variable or tensor's value (also a MirroredVariable's, under any strategy)."""
+    import keras
+
+    return float(keras.ops.convert_to_numpy(v))
+
+
+def num(v) -> float:
+    """A log value as a plain float, rounded to 6 decimals for readable JSON."""
+    return round(float(np.asarray(v)), 6)

@@ -1,4 +1,4 @@
-"""Atomic per-epoch checkpoints in a workdir, and finding the one to resume from."""
+"""Atomic checkpoints (per epoch and every N steps) in a workdir, and finding the one to resume."""
 
 from __future__ import annotations
 
@@ -12,23 +12,43 @@ from pathlib import Path
 from alexnet_tf.errors import UsageError
 
 CHECKPOINT_DIR = "checkpoints"
-_EPOCH = re.compile(r"^epoch-(\d{4,})\.json$")
+_NAME = re.compile(r"^(epoch|step)-(\d{4,})\.json$")
+KEEP_EPOCHS = 3  # completed epochs kept; mid-epoch checkpoints older than the newest epoch go
+KEEP_STEPS = 2  # mid-epoch checkpoints kept (the newest, and one to fall back on)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old or the new file.
 
-    A kill or a full disk mid-write leaves at most a stray temporary file, never a truncated
-    ``path``; an existing ``path`` is untouched until the new one is complete.
+    A kill or a full disk mid-write leaves at most a stray temporary file (removed by
+    :func:`clean_stale`), never a truncated ``path``; an existing ``path`` is untouched until
+    the new one is complete and flushed to disk.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    # .NAME.RANDOM.tmp.SUFFIX: hidden, recognisable, and still ending .keras for Keras.
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+    )
     os.close(fd)
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the file
+        except OSError as e:  # e.g. a full disk: say which file could not be written
+            if e.filename or not e.errno:
+                raise
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         os.replace(tmp, path)
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -57,43 +77,158 @@ def prepare_workdir(workdir: str | os.PathLike) -> Path:
     return root
 
 
-def save_epoch(workdir: str | os.PathLike, epoch: int, model, state: dict, keep: int = 3) -> Path:
-    """Save ``model`` (weights and optimizer state) and ``state`` as completed epoch ``epoch``.
+def _base(workdir, epochs_completed: int, step: int, global_step: int) -> Path:
+    name = f"epoch-{epochs_completed:04d}" if step == 0 else f"step-{global_step:08d}"
+    return Path(workdir) / CHECKPOINT_DIR / name
 
-    The model is written first and the JSON second, so an epoch counts as saved only when
-    both exist. Older epochs beyond ``keep`` are removed after the new one is complete.
+
+def save(workdir: str | os.PathLike, model, state: dict) -> Path:
+    """Save ``model`` (weights and optimizer state) and ``state`` as a checkpoint.
+
+    ``state["epochs_completed"]`` and ``state["step"]`` (steps done in the next epoch, 0 at an
+    epoch's end) say where training stands; ``state["global_step"]`` names mid-epoch
+    checkpoints. The model is written first and the JSON second, each atomically, so a
+    checkpoint counts only once both exist. Older ones are pruned after the new one is complete.
+    """
+    epochs, step = state["epochs_completed"], state.get("step", 0)
+    base = _base(workdir, epochs, step, state.get("global_step", 0))
+    atomic_write(f"{base}.keras", lambda tmp: model.save(tmp))
+    write_json(f"{base}.json", state)
+    _prune(workdir)
+    return Path(f"{base}.keras")
+
+
+def save_epoch(workdir: str | os.PathLike, epoch: int, model, state: dict) -> Path:
+    """Save completed epoch ``epoch`` (see :func:`save`)."""
+    return save(workdir, model, {**state, "epochs_completed": epoch, "step": 0})
+
+
+def checkpoints(workdir: str | os.PathLike) -> list[tuple[tuple[int, int], Path, dict | None]]:
+    """Complete checkpoints, oldest first: ``((epochs_completed, step), base path, state)``.
+
+    ``state`` is ``None`` where the JSON does not parse (such a checkpoint is not resumed from).
     """
     ckdir = Path(workdir) / CHECKPOINT_DIR
-    model_path = ckdir / f"epoch-{epoch:04d}.keras"
-    atomic_write(model_path, lambda tmp: model.save(tmp))
-    write_json(ckdir / f"epoch-{epoch:04d}.json", {**state, "epochs_completed": epoch})
-    for old in completed_epochs(workdir)[:-keep]:
-        for suffix in (".keras", ".json"):
-            with contextlib.suppress(FileNotFoundError):
-                (ckdir / f"epoch-{old:04d}{suffix}").unlink()
-    return model_path
+    if not ckdir.is_dir():
+        return []
+    found = []
+    for name in os.listdir(ckdir):
+        m = _NAME.match(name)
+        base = ckdir / name[: -len(".json")]
+        if not m or not Path(f"{base}.keras").exists():
+            continue
+        try:
+            with open(f"{base}.json") as f:
+                state = json.load(f)
+            key = (int(state["epochs_completed"]), int(state.get("step", 0)))
+        except (OSError, ValueError, KeyError, TypeError):
+            state, key = None, (int(m.group(2)), 0) if m.group(1) == "epoch" else (-1, 0)
+        found.append((key, base, state))
+    return sorted(found, key=lambda c: (c[0], c[1].name.startswith("epoch")))
 
 
 def completed_epochs(workdir: str | os.PathLike) -> list[int]:
     """Epochs with both a model and a state file, ascending."""
-    ckdir = Path(workdir) / CHECKPOINT_DIR
-    if not ckdir.is_dir():
-        return []
-    epochs = []
-    for name in os.listdir(ckdir):
-        m = _EPOCH.match(name)
-        if m and (ckdir / f"epoch-{m.group(1)}.keras").exists():
-            epochs.append(int(m.group(1)))
-    return sorted(epochs)
+    return [key[0] for key, base, _ in checkpoints(workdir) if base.name.startswith("epoch")]
+
+
+def candidates(workdir: str | os.PathLike) -> list[tuple[Path, dict]]:
+    """Checkpoints to resume from, newest first: ``(model_path, state)``."""
+    return [
+        (Path(f"{base}.keras"), state)
+        for _, base, state in reversed(checkpoints(workdir))
+        if state is not None
+    ]
 
 
 def latest(workdir: str | os.PathLike) -> tuple[Path, dict] | None:
     """The newest complete checkpoint ``(model_path, state)``, or ``None`` for a fresh workdir."""
-    for epoch in reversed(completed_epochs(workdir)):
-        base = Path(workdir) / CHECKPOINT_DIR / f"epoch-{epoch:04d}"
+    found = candidates(workdir)
+    return found[0] if found else None
+
+
+def _prune(workdir) -> None:
+    """Keep KEEP_EPOCHS epochs and the KEEP_STEPS newest mid-epoch checkpoints after them."""
+    found = checkpoints(workdir)
+    epochs = [c for c in found if c[1].name.startswith("epoch")]
+    newest_epoch = epochs[-1][0] if epochs else (-1, 0)
+    steps = [c for c in found if c[1].name.startswith("step")]
+    stale = epochs[:-KEEP_EPOCHS] + [c for c in steps if c[0] <= newest_epoch]
+    stale += [c for c in steps if c[0] > newest_epoch][:-KEEP_STEPS]
+    for _, base, _ in stale:
+        for suffix in (".json", ".keras"):  # the state first: a half-pruned one is incomplete
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{base}{suffix}").unlink()
+
+
+def clean_stale(workdir: str | os.PathLike) -> list[str]:
+    """Remove what a killed run left behind: temporary files and models without their state.
+
+    Call only while no other process writes to ``workdir``. Returns the names removed.
+    """
+    ckdir = Path(workdir) / CHECKPOINT_DIR
+    removed = []
+    for folder in (Path(workdir), ckdir):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            orphan = (
+                p.suffix == ".keras" and folder == ckdir and not p.with_suffix(".json").exists()
+            )
+            temporary = p.name.startswith(".") and (".tmp." in p.name or "write-test" in p.name)
+            if (temporary and p.is_file()) or orphan:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    removed.append(p.name)
+    return removed
+
+
+def discard_from(workdir: str | os.PathLike, global_step: int) -> None:
+    """Remove the checkpoints of ``global_step`` and later: their weights led to a NaN loss."""
+    for _, base, state in checkpoints(workdir):
+        if state is not None and state.get("global_step", 0) >= global_step:
+            for suffix in (".json", ".keras"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{base}{suffix}").unlink()
+
+
+def check_compatible(workdir: str | os.PathLike, config: dict) -> None:
+    """UsageError (one line, nothing touched) if ``workdir`` holds another model or dataset."""
+    for _, state in candidates(workdir)[:1]:
+        saved = state.get("config", {})
+        for key in ("model", "dataset"):
+            if saved.get(key) not in (None, config[key]):
+                raise UsageError(
+                    f"workdir {workdir} holds a {saved[key]} run, not {config[key]}: "
+                    "use another --workdir"
+                )
+
+
+def restore(model, workdir: str | os.PathLike) -> tuple[str, dict] | None:
+    """Load the newest usable checkpoint of ``workdir`` into ``model`` (weights, optimizer
+    state and step count); ``(path, state)``, or ``None`` for a fresh workdir.
+
+    One that cannot be read at all (damaged on disk; a kill cannot do that, writes are atomic)
+    is skipped with a warning for the one before it; one that does not fit ``model`` is a
+    UsageError.
+    """
+    import logging
+    import zipfile
+
+    for path, state in candidates(workdir):
         try:
-            with open(f"{base}.json") as f:
-                return Path(f"{base}.keras"), json.load(f)
-        except (OSError, ValueError):
-            continue  # unreadable state: fall back to the previous epoch
+            with zipfile.ZipFile(path) as z:
+                damaged = z.testzip()
+        except (OSError, zipfile.BadZipFile) as e:
+            damaged = str(e)
+        if damaged:
+            logging.getLogger(__name__).warning(
+                "checkpoint %s is damaged (%s): resuming from the one before it", path, damaged
+            )
+            continue
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError) as e:
+            raise UsageError(f"cannot resume from {path}: {str(e).splitlines()[0]}") from None
+        return str(path), state
     return None

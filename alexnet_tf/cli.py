@@ -47,6 +47,21 @@ def import_tensorflow_quietly():
     return tf
 
 
+def _warnings_as_lines() -> None:
+    """The package's warnings (e.g. images skipped) as one ``warning: ...`` line on stderr."""
+    import logging
+
+    class Stderr(logging.StreamHandler):  # whatever sys.stderr is now (tests swap it)
+        stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+    logger = logging.getLogger("alexnet_tf")
+    if not logger.handlers:
+        handler = Stderr()
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -54,13 +69,16 @@ def fail(message: str, code: int = EXIT_FAILURE) -> int:
 
 def run(job) -> int:
     """Run ``job()``; turn known failures into one line on stderr and an exit code."""
-    from alexnet_tf.errors import UsageError
+    from alexnet_tf.errors import TrainingStopped, UsageError
 
     import_tensorflow_quietly()
+    _warnings_as_lines()
     try:
         job()
     except UsageError as e:
         return fail(str(e), EXIT_USAGE)
+    except TrainingStopped as e:
+        return fail(str(e), EXIT_FAILURE)
     except KeyboardInterrupt:
         return fail("interrupted: run the same command again to resume", EXIT_INTERRUPTED)
     except MemoryError:

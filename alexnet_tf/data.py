@@ -10,15 +10,8 @@ import tensorflow as tf
 
 from alexnet_tf import augment
 from alexnet_tf.errors import UsageError
-from alexnet_tf.sources import (
-    Source,
-    cifar10_source,
-    count_unreadable,
-    find_unreadable,
-    folder_files,
-    folder_source,
-    imagenet2012_source,
-)
+from alexnet_tf.folders import count_unreadable, find_unreadable, folder_files, folder_source
+from alexnet_tf.sources import Source, cifar10_source, imagenet2012_source
 
 __all__ = [
     "DATASETS",
@@ -80,14 +73,9 @@ def synthetic_source(
     def split(n: int, split_id: int) -> tf.data.Dataset:
         return tf.data.Dataset.range(n).map(make(split_id), num_parallel_calls=tf.data.AUTOTUNE)
 
-    def shuffled(seed_: int, buffer: int | None) -> tf.data.Dataset:
-        del buffer  # indices are shuffled in full, images generated afterwards
-        ds = tf.data.Dataset.range(num_train).shuffle(num_train, seed_, True).repeat()
-        return ds.map(make(0), num_parallel_calls=tf.data.AUTOTUNE)
-
     return Source(
         "synthetic", kind, split(num_train, 0), split(num_test, 1), num_train, num_test, classes,
-        [f"class_{i:04d}" for i in range(classes)], shuffled_train=shuffled,
+        [f"class_{i:04d}" for i in range(classes)], lookup=make(0),
         cache_key=f"synthetic-{kind}{side}-{seed}-{num_train}-{classes}",
     )  # fmt: skip
 
@@ -100,12 +88,14 @@ def load_source(
     num_classes: int | None = None,
     num_examples: int | None = None,
     seed: int = 0,
+    cache_dir: str | None = None,
 ) -> Source:
     """Open ``dataset`` (one of DATASETS); DataError, with a one-line fix, if data is missing.
 
     ``image_size`` and ``num_classes`` shape the synthetic data only (real datasets report their
     own). ``num_examples`` sets the synthetic train size (test: a quarter) and caps the train
-    split of real datasets (a seeded random subset for folders).
+    split of real datasets (a seeded random subset for folders). ``cache_dir`` keeps the list
+    of a folder's undecodable files, so a resumed run does not decode every image again.
     """
     data_dir = resolve_data_dir(data_dir)
     if dataset == "cifar10":
@@ -113,7 +103,7 @@ def load_source(
     if dataset == "imagenet2012":
         return imagenet2012_source(data_dir, num_examples)
     if dataset == "folder":
-        return folder_source(data_dir, num_examples, seed)
+        return folder_source(data_dir, num_examples, seed, cache_dir)
     if dataset == "synthetic":
         return synthetic_source(image_size, num_classes, num_examples, seed)
     raise UsageError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
@@ -138,8 +128,11 @@ def _side(source: Source, image_size: int) -> int:
 def _stats_images(source: Source) -> tf.data.Dataset:
     """Up to STATS_EXAMPLES training images, in a seeded random order where that is cheap."""
     n = min(source.num_train, STATS_EXAMPLES)
-    ds = source.shuffled_train(0, None) if source.shuffled_train else source.train
-    return ds.take(n)
+    if source.lookup is None:
+        return source.train.take(n)
+    last = source.num_train - 1
+    pick = lambda i: source.lookup(tf.random.experimental.index_shuffle(i, [0, 0], last))
+    return tf.data.Dataset.range(n).map(pick, num_parallel_calls=AUTOTUNE)
 
 
 def _cache_path(cache_dir: str, source: Source, what: str) -> str:
@@ -173,6 +166,31 @@ def _fit(images: tf.Tensor, image_size: int) -> tf.Tensor:
     return tf.image.resize(images, [image_size, image_size])
 
 
+def _augmenter(source: Source, image_size: int, mean_v, pca, pca_lighting: bool) -> Callable:
+    """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view."""
+
+    def augment_one(image, label, ex_seed):
+        if source.kind == "cifar":
+            out = _fit(augment.cifar_train(image, ex_seed, pca=pca, mean=mean_v), image_size)
+        else:
+            out = augment.imagenet_train(
+                image, ex_seed, crop=image_size, mean=mean_v, pca=pca, lighting=pca_lighting
+            )
+        return out, tf.cast(label, tf.int32)
+
+    return augment_one
+
+
+def fold_in(key: tf.Tensor, data) -> tf.Tensor:
+    """A new [2] int64 stateless seed from ``key`` and an integer (epoch, position, ...)."""
+    return tf.random.experimental.stateless_fold_in(key, tf.cast(data, tf.int64))
+
+
+def _epoch_key(seed: int, epoch: tf.Tensor) -> tf.Tensor:
+    """[2] int64: the key of epoch ``epoch``'s order; examples' seeds are folded from it."""
+    return fold_in(tf.constant([seed, 0x5EED], tf.int64), epoch)
+
+
 def train_pipeline(
     source: Source,
     batch_size: int,
@@ -183,37 +201,82 @@ def train_pipeline(
     mean: str = "channel",
     cache_dir: str | None = None,
     shuffle_buffer: int | None = None,
+    steps_per_epoch: int | None = None,
+    start: tuple[int, int] = (0, 0),
+    shard: tuple[int, int] = (0, 1),
+    replica_batch_size: int | None = None,
 ) -> tf.data.Dataset:
-    """Infinite, seeded, augmented training batches (float32 [B, S, S, 3], int32 [B]).
+    """Infinite augmented training batches (float32 [b, S, S, 3], int32 [b]), a pure function of
+    (seed, epoch, step).
 
-    Shuffled and reshuffled every epoch; each example's augmentation seed is (seed, running
-    index), so the stream is reproducible under ``seed`` and differs between epochs.
+    Epoch e visits the training set in a permutation seeded by (seed, e) and stops after
+    ``steps_per_epoch`` global batches of ``batch_size`` (default: all full batches); each
+    example's augmentation seed is folded from (seed, e, its position in the epoch). So every
+    epoch is shuffled and augmented anew, and ``start=(epoch, step)`` yields exactly the batches
+    an uninterrupted stream yields from there: the steps before it are skipped on indices,
+    nothing skipped is read, decoded or augmented. ``shard=(i, n)`` makes this input pipeline
+    ``i`` of ``n`` (one per worker): it gets slice ``i`` of every global batch, in batches of
+    ``replica_batch_size`` (default ``batch_size // n``) for its local replicas.
     """
     _check(batch_size, image_size, mean)
+    index, shards = shard
+    if batch_size % shards or not 0 <= index < shards:
+        raise UsageError(f"batch size {batch_size} does not split into {shards} input pipelines")
+    per_shard = batch_size // shards
+    out_batch = replica_batch_size or per_shard
+    if per_shard % out_batch:
+        raise UsageError(f"a pipeline's {per_shard} examples do not split into {out_batch}s")
+    steps = min(source.num_train // batch_size, steps_per_epoch or source.num_train)
+    if steps < 1:
+        raise UsageError(f"batch size {batch_size} exceeds the {source.num_train} training images")
     side = _side(source, image_size)
     mean_v = _resolve_mean(source, mean, side, cache_dir)
     pca = _resolve_pca(source, cache_dir) if pca_lighting else None
-    if source.shuffled_train is not None:
-        ds = source.shuffled_train(seed, shuffle_buffer)
-    else:
-        default = 50_000 if source.kind == "cifar" else 1_000
-        buffer = shuffle_buffer or max(1, min(source.num_train, default))
-        ds = source.train.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-    key = tf.constant(seed, tf.int64)
+    augment_one = _augmenter(source, image_size, mean_v, pca, pca_lighting)
+    epoch0, step0 = start
+    if source.lookup is not None:
+        last = source.num_train - 1
 
-    def augment_one(index: tf.Tensor, example: tuple) -> tuple[tf.Tensor, tf.Tensor]:
-        image, label = example
-        ex_seed = tf.stack([key, index])  # per-example stateless seed
-        if source.kind == "cifar":
-            out = _fit(augment.cifar_train(image, ex_seed, pca=pca, mean=mean_v), image_size)
-        else:
-            out = augment.imagenet_train(
-                image, ex_seed, crop=image_size, mean=mean_v, pca=pca, lighting=pca_lighting
-            )
-        return out, tf.cast(label, tf.int32)
+        def example(q: tf.Tensor):
+            # q counts this pipeline's examples; (epoch, step, k) -> position in the epoch.
+            t, k = q // per_shard, q % per_shard
+            epoch, step = t // steps, t % steps
+            pos = step * batch_size + index * per_shard + k
+            key = _epoch_key(seed, epoch)
+            i = tf.random.experimental.index_shuffle(pos, key, last)
+            image, label = source.lookup(i)
+            return augment_one(image, label, fold_in(key, pos))
 
-    ds = ds.enumerate().map(augment_one, num_parallel_calls=AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+        q0 = (epoch0 * steps + step0) * per_shard
+        ds = tf.data.Dataset.counter(q0).map(example, num_parallel_calls=AUTOTUNE)
+    else:  # no random access: seeded permutations of windows of records, skipping raw records
+        raw = source.raw_train if source.raw_train is not None else source.train
+        default = (
+            10_000 if source.raw_train is not None else 50_000 if source.kind == "cifar" else 1_000
+        )
+        window = shuffle_buffer or max(1, min(source.num_train, default))
+        decode = source.decode or (lambda x, y: (x, y))
+
+        def epoch_stream(epoch: tf.Tensor) -> tf.data.Dataset:
+            key = _epoch_key(seed, epoch)
+            skip = tf.where(epoch == epoch0, tf.constant(step0 * batch_size, tf.int64), 0)
+
+            def permute(w, records):  # stateless: Dataset.shuffle takes no per-epoch tensor seed
+                noise = tf.random.stateless_uniform(tf.shape(records[0])[:1], fold_in(key, w))
+                return tuple(tf.gather(r, tf.argsort(noise)) for r in records)
+
+            ds = raw.batch(window).enumerate().map(permute).unbatch()
+            ds = ds.take(steps * batch_size).skip(skip).enumerate(skip)
+            mine = lambda pos, _: (pos % batch_size) // per_shard == index
+            return ds.filter(mine).map(lambda pos, x: (key, pos, x))
+
+        def example(key, pos, x):
+            image, label = decode(*x)
+            return augment_one(image, label, fold_in(key, pos))
+
+        epochs = tf.data.Dataset.counter(epoch0)
+        ds = epochs.flat_map(epoch_stream).map(example, num_parallel_calls=AUTOTUNE)
+    return ds.batch(out_batch, drop_remainder=True).prefetch(AUTOTUNE)
 
 
 def eval_pipeline(

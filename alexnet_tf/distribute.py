@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import tempfile
 
 import tensorflow as tf
 
@@ -39,8 +42,72 @@ def split_devices(n: int) -> list[str]:
     return names[:n]
 
 
+def cluster_spec() -> tuple[dict, str, int]:
+    """``(cluster, task type, task index)`` from ``$TF_CONFIG``; UsageError saying what is wrong."""
+    raw = os.environ.get("TF_CONFIG", "")
+    example = (
+        'TF_CONFIG=\'{"cluster": {"worker": ["host0:port", "host1:port"]}, '
+        '"task": {"type": "worker", "index": 0}}\''
+    )
+    if not raw.strip():
+        raise UsageError(
+            f"--strategy multi_worker needs $TF_CONFIG on every worker, e.g. {example}"
+        )
+    try:
+        config = json.loads(raw)
+        cluster, task = config["cluster"], config["task"]
+        kind, index = task["type"], int(task["index"])
+        workers = list(cluster.get("chief", [])) + list(cluster["worker"])
+        if kind not in cluster or not 0 <= index < len(cluster[kind]):
+            raise ValueError(f"task {kind} {index} is not in the cluster")
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"$TF_CONFIG is not usable ({e}): expected {example}") from None
+    if not workers or any(not isinstance(w, str) or ":" not in w for w in workers):
+        raise UsageError(f"$TF_CONFIG lists workers without host:port: {workers}")
+    return cluster, kind, index
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the workdir: always, except for MultiWorkerMirroredStrategy's
+    workers other than the chief (task ``chief`` 0, else ``worker`` 0)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(strategy.extended, "_in_multi_worker_mode", lambda: 0)():
+        return True
+    kind, index = resolver.task_type, resolver.task_id
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return kind == "chief" or (not has_chief and kind == "worker" and index == 0)
+
+
+def scratch_dir(workdir: str) -> str:
+    """Where a worker other than the chief writes (caches, its final model): a temporary
+    folder named after the task and ``workdir``, so the chief alone writes ``workdir``."""
+    _, kind, index = cluster_spec()
+    digest = hashlib.sha1(os.path.abspath(workdir).encode()).hexdigest()[:8]
+    return os.path.join(tempfile.gettempdir(), f"alexnet_tf-{kind}{index}-{digest}")
+
+
+def num_workers(strategy: tf.distribute.Strategy) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(strategy.extended, "_in_multi_worker_mode", lambda: 0)():
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return sum(len(spec.get(k, [])) for k in ("chief", "worker"))
+
+
 def make_strategy(name: str = "auto", devices: int | None = None) -> tf.distribute.Strategy:
-    """``auto``: MirroredStrategy over all GPUs (or ``devices`` logical ones), else one device."""
+    """``auto``: MirroredStrategy over all GPUs (or ``devices`` logical ones), else one device.
+
+    ``multi_worker``: MultiWorkerMirroredStrategy over the cluster in ``$TF_CONFIG`` (all of
+    each worker's GPUs, or its CPU), gradients all-reduced across workers by ring collectives.
+    """
+    if name == "multi_worker":
+        if devices:
+            raise UsageError("--devices does not apply to --strategy multi_worker")
+        cluster_spec()  # a clear error before TensorFlow tries to reach the cluster
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING
+        )
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     if devices and devices > 1:
         names = split_devices(devices)
     else:
@@ -61,3 +128,44 @@ def check_batch_size(batch_size: int, strategy: tf.distribute.Strategy) -> int:
             f"use a multiple of {replicas}"
         )
     return batch_size // replicas
+
+
+def broadcast(strategy: tf.distribute.Strategy, values: list) -> list:
+    """The chief's ``values`` (tensors) on every worker; the others pass same-shaped tensors.
+
+    An all-reduce of the chief's values and zeros from every other replica: exact (x + 0 = x),
+    and it needs nothing but the collectives that training uses. Replica 0 is the chief's
+    first device (MultiWorkerMirroredStrategy numbers the chief's replicas first).
+    """
+
+    def replica_fn(*vs):
+        ctx = tf.distribute.get_replica_context()
+        first = ctx.replica_id_in_sync_group == 0
+        own = [tf.where(first, v, tf.zeros_like(v)) for v in vs]
+        out = list(own)
+        # One all-reduce per dtype (it packs tensors of one dtype together), in an order that
+        # is the same on every worker: collectives pair up by the order they are issued in.
+        for dtype in sorted({v.dtype for v in vs}, key=lambda d: d.name):
+            which = [i for i, v in enumerate(vs) if v.dtype == dtype]
+            for i, r in zip(which, ctx.all_reduce("sum", [own[i] for i in which]), strict=True):
+                out[i] = r
+        return out
+
+    run = tf.function(lambda *vs: strategy.run(replica_fn, args=vs))
+    return [strategy.experimental_local_results(o)[0] for o in run(*values)]
+
+
+def broadcast_variables(strategy: tf.distribute.Strategy, variables: list) -> None:
+    """Overwrite every worker's ``variables`` with the chief's (after the chief resumed)."""
+    values = broadcast(strategy, [tf.convert_to_tensor(v) for v in variables])
+    for var, value in zip(variables, values, strict=True):
+        var.assign(value)
+
+
+def broadcast_json(strategy: tf.distribute.Strategy, obj):
+    """The chief's JSON-able ``obj`` on every worker (others pass anything), as bytes."""
+    raw = json.dumps(obj).encode()
+    (size,) = broadcast(strategy, [tf.constant(len(raw), tf.int64)])
+    padded = raw[: int(size)].ljust(int(size), b" ")
+    (data,) = broadcast(strategy, [tf.constant(list(padded), tf.int32)])
+    return json.loads(bytes(data.numpy().astype("uint8")).decode())

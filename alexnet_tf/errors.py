@@ -7,3 +7,7 @@ class UsageError(Exception):
 
 class DataError(UsageError):
     """Missing, empty or corrupt data; ``str(e)`` says what is wrong and how to fix it."""
+
+
+class TrainingStopped(Exception):
+    """Training could not go on (a NaN loss, a lost worker); ``str(e)`` says how to resume."""

@@ -79,8 +79,8 @@ def train_and_evaluate(
     import keras
     import tensorflow as tf
 
-    from alexnet_tf import callbacks, checkpoint, data, distribute, loop, models, optim
-    from alexnet_tf.errors import TrainingStopped, UsageError
+    from alexnet_tf import callbacks, checkpoint, data, distribute, loop, models, optim, resume
+    from alexnet_tf.errors import UsageError
 
     c = resolve(dataclasses.replace(config, workdir=workdir or config.workdir))
     if c.deterministic:
@@ -113,11 +113,20 @@ def train_and_evaluate(
             f"batch size {c.batch_size} exceeds the {source.num_train} training images"
         )
 
+    resume.check_workdir(strategy, root, c, chief, workers)
     with strategy.scope():  # model, optimizer and metrics live on the replicas
-        model = models.build_model(
-            c.model, num_classes=num_classes, input_size=image_size, norm=c.norm,
-            towers=c.towers, dropout=c.dropout, init=c.init, seed=c.seed,
-        )  # fmt: skip
+        try:
+            model = models.build_model(
+                c.model, num_classes=num_classes, input_size=image_size, norm=c.norm,
+                towers=c.towers, dropout=c.dropout, init=c.init, seed=c.seed,
+            )  # fmt: skip
+        except ValueError as e:
+            why = (
+                "its feature maps would shrink to nothing"
+                if "zero or negative" in str(e)
+                else (str(e).strip().splitlines()[0])
+            )
+            raise UsageError(f"cannot build {c.model} for {image_size}px inputs: {why}") from None
         lr = c.lr
         if c.schedule == "cosine":
             lr = optim.WarmupCosine(c.lr, c.epochs * steps, int(c.warmup_epochs * steps))
@@ -126,25 +135,9 @@ def train_and_evaluate(
             loss=optim.SparseCrossentropy(c.label_smoothing),
         )
         model.optimizer.build(model.trainable_variables)
-    resumed, error = None, None
-    if chief:
-        try:
-            resumed = checkpoint.restore(model, root, dataclasses.asdict(c))
-        except UsageError as e:
-            error = str(e)
-    if workers > 1:  # the chief's checkpoint (or refusal) reaches every worker
-        shared = distribute.broadcast_json(strategy, {"resumed": resumed, "error": error})
-        resumed, error = shared["resumed"], shared["error"]
-        if resumed and not error:
-            distribute.broadcast_variables(strategy, model.weights + model.optimizer.variables)
-    if error:
-        raise UsageError(error)
+    resumed = resume.restore(model, strategy, root, c, chief, workers)
     state = resumed[1] if resumed else {}
     epoch0, step0 = state.get("epochs_completed", 0), state.get("step", 0)
-    old_lr = state.get("config", {}).get("lr")
-    if resumed and c.schedule == "plateau" and old_lr and old_lr != c.lr:
-        rate = model.optimizer.learning_rate  # --lr changed (e.g. after a NaN): rescale
-        rate.assign(float(rate) * c.lr / old_lr)
     if resumed and verbose:
         print(
             f"resuming from {resumed[0]} at epoch {min(epoch0 + 1, c.epochs)}/{c.epochs}, "
@@ -172,7 +165,7 @@ def train_and_evaluate(
     if c.schedule == "plateau":
         plateau = callbacks.PlateauRule(state=state.get("plateau"))
     history = list(state.get("history", []))
-    global_step = int(model.optimizer.iterations)
+    global_step = int(callbacks.value(model.optimizer.iterations))
     log = callbacks.RunLog(root, global_step, enabled=chief)
     clock = time.perf_counter() - state.get("elapsed_seconds", 0.0)
 
@@ -208,7 +201,7 @@ def train_and_evaluate(
         for prefix in ("", "val_"):
             for k in ("top1", "top5"):
                 logs[f"{prefix}{k}_error"] = 1.0 - logs[prefix + k]
-        logs["lr"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        logs["lr"] = callbacks.value(model.optimizer.learning_rate)
         logs["elapsed_seconds"] = time.perf_counter() - clock
         logs["images_per_second"] = progress.epoch_rate
         if plateau is not None:
@@ -228,24 +221,7 @@ def train_and_evaluate(
                 on_epoch=on_epoch,
             )  # fmt: skip
     except loop.Diverged as e:
-        kept = checkpoint.latest(root) if chief else None
-        where = "no checkpoint saved yet"
-        if kept:
-            k = kept[1]
-            at = f", step {k['step']}" if k.get("step") else ""
-            where = f"the checkpoint of epoch {k['epochs_completed']}{at} kept"
-        raise TrainingStopped(
-            f"{e} ({where}): run again with a lower --lr to resume from the last checkpoint"
-        ) from None
-    except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
-            tf.errors.DeadlineExceededError) as e:  # fmt: skip
-        if workers == 1:
-            raise
-        first = (e.message or str(e)).strip().splitlines()[0]
-        raise TrainingStopped(
-            f"a worker stopped ({type(e).__name__}: {first[:120]}): start every worker again "
-            "with the same command to resume from the chief's last checkpoint"
-        ) from None
+        raise resume.diverged(e, root, chief, global_step) from None
     finally:
         log.close()
     checkpoint.atomic_write(root / "model.keras", lambda tmp: model.save(tmp))
@@ -258,7 +234,7 @@ def train_and_evaluate(
         "workers": workers,
         "epochs_completed": len(history),
         "steps_per_epoch": steps,
-        "global_step": int(model.optimizer.iterations),
+        "global_step": int(callbacks.value(model.optimizer.iterations)),
         "batch_size": c.batch_size,
         "top1_error": last.get("val_top1_error"),
         "top5_error": last.get("val_top5_error"),
@@ -281,11 +257,29 @@ def train_and_evaluate(
     return metrics
 
 
+def _train(config: TrainConfig, verbose: bool) -> dict:
+    """train_and_evaluate, with a lost worker (at any moment) told in one line."""
+    import tensorflow as tf
+
+    from alexnet_tf.errors import TrainingStopped
+
+    lost = (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError)
+    try:
+        return train_and_evaluate(config, verbose=verbose)
+    except (*lost, tf.errors.DeadlineExceededError) as e:
+        if config.strategy != "multi_worker":
+            raise
+        raise TrainingStopped(
+            f"lost contact with another worker ({type(e).__name__}): start every worker again "
+            "with the same command to resume from the chief's last checkpoint"
+        ) from None
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    return cli.run(lambda: train_and_evaluate(config, verbose=not args.quiet))
+    return cli.run(lambda: _train(config, verbose=not args.quiet))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "data"))
 from make_fake_cifar import write_cifar_layout  # noqa: E402  (re-exported to the tests)
 
-__all__ = ["REPO", "run_module", "write_cifar_layout"]
+__all__ = ["REPO", "run_module", "write_cifar_layout", "write_image_folder"]
 
 
 @pytest.fixture
@@ -34,3 +34,36 @@ def run_module(module: str, *args, env=None, timeout=300):
         timeout=timeout,
         cwd=REPO,
     )
+
+
+def write_image_folder(root: Path) -> Path:
+    """train/{cat,dog} and val/{cat,dog} of tiny images, train/cat holding every odd kind:
+    grayscale, CMYK, a PNG named .jpg, an upper-case .JPEG, a zero-byte and a corrupt file."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def encode(image, fmt="JPEG"):
+        buf = io.BytesIO()
+        image.save(buf, fmt)
+        return buf.getvalue()
+
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    files = {
+        "train/cat/rgb.jpg": encode(rgb),
+        "train/cat/gray.jpg": encode(rgb.convert("L")),
+        "train/cat/cmyk.jpg": encode(rgb.convert("CMYK")),
+        "train/cat/png_inside.jpg": encode(rgb, "PNG"),
+        "train/cat/upper.JPEG": encode(rgb),
+        "train/cat/empty.jpg": b"",
+        "train/cat/corrupt.jpg": b"\xff\xd8\xff\xe0 this is not really a jpeg",
+        "train/dog/a.png": encode(rgb.resize((16, 12)), "PNG"),
+        "train/dog/b.jpg": encode(rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        "val/cat/v.jpeg": encode(rgb),
+        "val/dog/w.jpg": encode(rgb),
+    }
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    return root
