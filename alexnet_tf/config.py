@@ -23,7 +23,7 @@ DATASETS = ("cifar10", "imagenet2012", "folder", "synthetic")
 MODELS = ("alexnet", "alexnet_owt", "alexnet_cifar")
 STRATEGIES = ("auto", "mirrored", "one_device", "multi_worker")
 SCHEDULES = ("plateau", "cosine")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 
 
 @dataclasses.dataclass

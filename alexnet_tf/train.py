@@ -48,7 +48,9 @@ def build_parser():
     )
     p.add_argument("--devices", type=int, help="split the GPU or CPU into N logical devices")
     p.add_argument(
-        "--precision", default=c.precision, help="float32 | mixed_bfloat16 | mixed_float16"
+        "--precision",
+        default=c.precision,
+        help="float32 | mixed_bfloat16 | mixed_float16 | auto (bf16 where the hardware has it)",
     )
     p.add_argument("--xla", dest="jit_compile", action="store_true", help="compile with XLA")
     p.add_argument("--seed", type=int, default=c.seed)
@@ -79,7 +81,17 @@ def train_and_evaluate(
     import keras
     import tensorflow as tf
 
-    from alexnet_tf import callbacks, checkpoint, data, distribute, loop, models, optim, resume
+    from alexnet_tf import (
+        callbacks,
+        checkpoint,
+        data,
+        distribute,
+        loop,
+        models,
+        optim,
+        precision,
+        resume,
+    )
     from alexnet_tf.errors import UsageError
 
     c = resolve(dataclasses.replace(config, workdir=workdir or config.workdir))
@@ -93,7 +105,7 @@ def train_and_evaluate(
         checkpoint.clean_stale(root)
     verbose = verbose and chief
     keras.utils.set_random_seed(c.seed)
-    keras.mixed_precision.set_global_policy(c.precision)
+    keras.mixed_precision.set_global_policy(precision.resolve(c.precision))
     distribute.check_batch_size(c.batch_size, strategy)
     image_size = c.image_size or models.ARCHITECTURES[c.model].input_size
     if source is None:

@@ -34,3 +34,28 @@ def test_gpu_generations():
     assert precision.gpu_has_bf16({"compute_capability": (8, 0)})  # A100
     assert not precision.gpu_has_bf16({"compute_capability": (7, 0)})  # V100: float16
     assert not precision.gpu_has_bf16({})
+
+
+def test_cli_trains_with_auto_precision(tmp_path):
+    """--precision auto resolves and trains (bf16 on AMX CPUs, float32 elsewhere)."""
+    from conftest import run_module
+
+    r = run_module(
+        "alexnet_tf.train",
+        "--dataset",
+        "synthetic",
+        "--precision",
+        "auto",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+        "--batch-size",
+        "4",
+        "--num-examples",
+        "8",
+        "--workdir",
+        tmp_path / "w",
+        "--quiet",
+    )
+    assert r.returncode == 0, r.stderr
