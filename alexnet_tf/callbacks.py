@@ -17,7 +17,8 @@ class ImagesPerSecond:
     """Progress bar with loss, accuracy, images/s and ETA; measures steady-state throughput.
 
     In a terminal the bar redraws in place; in a log it prints a line every 10% of an epoch.
-    The first step of each run (graph tracing) is excluded from the measured rate.
+    The first step of each run (graph tracing) is excluded from the measured rate, unless it
+    is the only step (a smoke run): then its rate, tracing included, is what is reported.
     """
 
     def __init__(self, batch_size: int, steps: int, epochs: int, verbose=True, stream=None):
@@ -26,14 +27,15 @@ class ImagesPerSecond:
         self.images, self.seconds = 0, 0.0
         self.epoch_images, self.epoch_seconds = 0, 0.0
         self._first_batch = True
+        self._warmup_rate = 0.0
 
     @property
     def images_per_second(self) -> float:
-        return self.images / self.seconds if self.seconds else 0.0
+        return self.images / self.seconds if self.seconds else self._warmup_rate
 
     @property
     def epoch_rate(self) -> float:
-        return self.epoch_images / self.epoch_seconds if self.epoch_seconds else 0.0
+        return self.epoch_images / self.epoch_seconds if self.epoch_seconds else self._warmup_rate
 
     def epoch_begin(self, epoch: int, first_step: int = 0) -> None:
         """Epoch ``epoch`` (0-based) starts, or resumes after ``first_step`` steps."""
@@ -49,6 +51,7 @@ class ImagesPerSecond:
         now = time.perf_counter()
         if self._first_batch:
             self._first_batch = False
+            self._warmup_rate = self.batch_size / max(now - self._t, 1e-9)
         else:
             self.epoch_images += self.batch_size
             self.epoch_seconds += now - self._t

@@ -124,6 +124,8 @@ def test_paper_model_cli_saves_60965224_parameters(tmp_path):
         "--quiet",
     )
     assert r.returncode == 0, r.stderr
+    metrics = _json(work / "metrics.json")
+    assert metrics["images_per_second"] > 0  # a one-step run still reports a rate
     # A fresh process that only imports the package, as a user would.
     code = (
         "import alexnet_tf, keras, sys; m = keras.models.load_model(sys.argv[1]); "
