@@ -36,9 +36,10 @@ def run_module(module: str, *args, env=None, timeout=300):
     )
 
 
-def write_image_folder(root: Path) -> Path:
-    """train/{cat,dog} and val/{cat,dog} of tiny images, train/cat holding every odd kind:
-    grayscale, CMYK, a PNG named .jpg, an upper-case .JPEG, a zero-byte and a corrupt file."""
+def write_image_folder(root: Path, val: str = "val") -> Path:
+    """train/{cat,dog} and VAL/{cat,dog} of tiny images, train/cat holding every odd kind:
+    grayscale, CMYK, a PNG named .jpg, an upper-case .JPEG, a zero-byte and a corrupt file,
+    and a non-image file to ignore. 7 decodable training images (5 cat, 2 dog), 2 in VAL."""
     import io
 
     import numpy as np
@@ -58,10 +59,11 @@ def write_image_folder(root: Path) -> Path:
         "train/cat/upper.JPEG": encode(rgb),
         "train/cat/empty.jpg": b"",
         "train/cat/corrupt.jpg": b"\xff\xd8\xff\xe0 this is not really a jpeg",
+        "train/cat/notes.txt": b"ignored",
         "train/dog/a.png": encode(rgb.resize((16, 12)), "PNG"),
         "train/dog/b.jpg": encode(rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
-        "val/cat/v.jpeg": encode(rgb),
-        "val/dog/w.jpg": encode(rgb),
+        f"{val}/cat/v.jpeg": encode(rgb),
+        f"{val}/dog/w.jpg": encode(rgb),
     }
     for name, content in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,11 @@
 """Tests for alexnet_tf.data: the four sources, their errors, and the tf.data pipelines."""
 
-import io
 import pickle
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
+from conftest import write_image_folder
 
 from alexnet_tf import data, sources
 from alexnet_tf.errors import DataError, UsageError
@@ -154,48 +153,21 @@ def test_imagenet2012_tfds_mock(tmp_path):
         assert x.shape == (2, 64, 64, 3) and y.shape == (2,)
 
 
-def jpeg(image: Image.Image, fmt: str = "JPEG") -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, fmt)
-    return buf.getvalue()
-
-
-def write_folder(root, val="val"):
-    """train/cat has 6 decodable files of 5 kinds plus a zero-byte and a corrupt one."""
-    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8))
-    files = {
-        "train/cat/rgb.jpg": jpeg(rgb),
-        "train/cat/gray.jpg": jpeg(rgb.convert("L")),
-        "train/cat/cmyk.jpg": jpeg(rgb.convert("CMYK")),
-        "train/cat/png_inside.jpg": jpeg(rgb, "PNG"),
-        "train/cat/upper.JPEG": jpeg(rgb),
-        "train/cat/empty.jpg": b"",
-        "train/cat/corrupt.jpg": b"\xff\xd8\xff\xe0 this is not really a jpeg",
-        "train/cat/notes.txt": b"ignored",
-        "train/dog/a.png": jpeg(rgb.resize((16, 12)), "PNG"),
-        f"{val}/cat/v.jpeg": jpeg(rgb),
-        f"{val}/dog/w.jpg": jpeg(rgb),
-    }
-    for name, content in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(content)
-    return root
-
-
 def test_folder_source_decodes_and_skips(tmp_path):
-    root = write_folder(tmp_path / "imgs", val="validation")
+    root = write_image_folder(tmp_path / "imgs", val="validation")
     src = data.load_source("folder", str(root))
     assert (src.kind, src.num_classes, src.class_names) == ("imagenet", 2, ["cat", "dog"])
     # Zero-byte and corrupt files are left out up front (so the stream can be resumed exactly).
-    assert (src.num_train, src.num_test, src.skipped) == (6, 2, 2)
+    assert (src.num_train, src.num_test, src.skipped) == (7, 2, 2)
     train = list(src.train.as_numpy_iterator())
-    assert len(train) == 6
-    assert [int(y) for _, y in train] == [0, 0, 0, 0, 0, 1]
+    assert len(train) == 7
+    assert [int(y) for _, y in train] == [0, 0, 0, 0, 0, 1, 1]
     for image, _ in train:
         assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
     gray = train[1][0]  # sorted: cmyk, gray, png_inside, rgb, upper
     assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
-    assert train[5][0].shape == (12, 16, 3)
+    assert train[5][0].shape == (12, 16, 3)  # dog/a.png
+    assert train[6][0].shape == (20, 30, 3)  # dog/b.jpg
     all_files = [str(p) for p in (root / "train").rglob("*") if p.suffix.lower() != ".txt"]
     all_files = [p for p in all_files if not p.endswith(("/cat", "/dog"))]
     assert sorted(data.find_unreadable(all_files)) == sorted(
@@ -210,7 +182,7 @@ def test_folder_source_decodes_and_skips(tmp_path):
 
 def test_folder_errors(tmp_path):
     one_line_error(lambda: data.load_source("folder", str(tmp_path / "nope")), "nope", "train")
-    root = write_folder(tmp_path / "imgs")
+    root = write_image_folder(tmp_path / "imgs")
     (root / "train" / "empty_class").mkdir()
     one_line_error(lambda: data.load_source("folder", str(root)), "empty_class")
     (root / "train" / "empty_class").rmdir()
