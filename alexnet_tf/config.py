@@ -42,7 +42,7 @@ class TrainConfig:
     weight_decay: float = WEIGHT_DECAY
     schedule: str | None = None  # "plateau" (§5) or "cosine"
     warmup_epochs: float | None = None
-    label_smoothing: float = 0.0
+    label_smoothing: float | None = None
     norm: str | None = None  # "lrn", "batch", "none"
     towers: int = 2
     dropout: float = 0.5
@@ -54,7 +54,7 @@ class TrainConfig:
     mean: str = "channel"  # "channel", "image" (§2: the training set's mean image) or "none"
     strategy: str = "auto"
     devices: int | None = None
-    precision: str = "float32"
+    precision: str | None = None  # "auto": bfloat16 where the hardware has it
     jit_compile: bool = False  # XLA is slower than oneDNN for these convolutions on CPU
     seed: int = 0
     checkpoint_steps: int = 0  # also checkpoint every N steps (0: at epoch ends only)
@@ -75,25 +75,31 @@ PAPER_PRESET = dict(
     lr=LEARNING_RATE,
     schedule="plateau",
     warmup_epochs=0.0,
+    label_smoothing=0.0,
     norm="lrn",
     init="caffe",
+    precision="float32",
 )
 PRESETS = {
     "imagenet2012": PAPER_PRESET,
     "folder": PAPER_PRESET,
-    # CIFAR-10: the CIFAR variant with a short-budget recipe. Deviations from §5: He init
-    # (models.py) and a warm-up + cosine schedule with a higher peak learning rate in place of
-    # 0.01-divided-by-10-on-plateau (which needs ~90 epochs); momentum, weight decay, batch
-    # size, LRN, overlapping pooling and dropout are the paper's. --schedule plateau --lr 0.01
-    # gives the paper's rule.
+    # CIFAR-10: the CIFAR variant with a recipe that reaches 90% test top-1 in under 2 hours
+    # on a 2-core CPU (results/README.md). Deviations from §5, each measured in the ablation
+    # table of results/README.md: batch norm in place of LRN, He init, label smoothing 0.1,
+    # a 1-epoch warm-up + cosine schedule with a peak lr of 0.05 in place of
+    # 0.01-divided-by-10-on-plateau (which needs ~90 epochs), bfloat16 compute where the CPU
+    # or GPU has it. Momentum, weight decay, batch size, overlapping pooling, dropout and
+    # the towers are the paper's. "cifar10_paper" is the faithful recipe.
     "cifar10": dict(
         model="alexnet_cifar",
-        epochs=30,
+        epochs=40,
         lr=0.05,
         schedule="cosine",
-        warmup_epochs=0.3,
-        norm="lrn",
+        warmup_epochs=1.0,
+        label_smoothing=0.1,
+        norm="batch",
         init="he",
+        precision="auto",
     ),
     "synthetic": dict(
         model="alexnet_cifar",
@@ -101,8 +107,10 @@ PRESETS = {
         lr=0.01,
         schedule="cosine",
         warmup_epochs=0.0,
+        label_smoothing=0.0,
         norm="lrn",
         init="he",
+        precision="float32",
     ),
 }
 
