@@ -166,11 +166,19 @@ def _fit(images: tf.Tensor, image_size: int) -> tf.Tensor:
     return tf.image.resize(images, [image_size, image_size])
 
 
-def _augmenter(source: Source, image_size: int, mean_v, pca, pca_lighting: bool) -> Callable:
-    """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view."""
+def _augmenter(
+    source: Source, image_size: int, mean_v, pca, pca_lighting: bool, augment_: bool = True
+) -> Callable:
+    """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view,
+    or with ``augment_=False`` the evaluation view (the ablation of §4.1)."""
 
     def augment_one(image, label, ex_seed):
-        if source.kind == "cifar":
+        if not augment_:
+            if source.kind == "cifar":
+                out = _fit(augment.cifar_eval(image, mean=mean_v), image_size)
+            else:
+                out = augment.imagenet_eval(image, crop=image_size, mean=mean_v)
+        elif source.kind == "cifar":
             out = _fit(augment.cifar_train(image, ex_seed, pca=pca, mean=mean_v), image_size)
         else:
             out = augment.imagenet_train(
@@ -200,6 +208,7 @@ def train_pipeline(
     pca_lighting: bool = False,
     mean: str = "channel",
     cache_dir: str | None = None,
+    augmentation: bool = True,
     shuffle_buffer: int | None = None,
     steps_per_epoch: int | None = None,
     start: tuple[int, int] = (0, 0),
@@ -232,7 +241,7 @@ def train_pipeline(
     side = _side(source, image_size)
     mean_v = _resolve_mean(source, mean, side, cache_dir)
     pca = _resolve_pca(source, cache_dir) if pca_lighting else None
-    augment_one = _augmenter(source, image_size, mean_v, pca, pca_lighting)
+    augment_one = _augmenter(source, image_size, mean_v, pca, pca_lighting, augmentation)
     epoch0, step0 = start
     if source.lookup is not None:
         last = source.num_train - 1

@@ -93,7 +93,22 @@ CIFAR = Architecture(
     pool_padding="same",
 )
 
-ARCHITECTURES = {"alexnet": PAPER, "alexnet_owt": ONE_WEIRD_TRICK, "alexnet_cifar": CIFAR}
+# §3.1, Figure 1: "a four-layer convolutional neural network" on CIFAR-10, ReLU against tanh.
+# The paper gives no sizes; these are cuda-convnet's layers-18pct convolutions (32-32-64, 5x5,
+# each followed by 3/2 pooling) with one fully connected classifier: four weight layers.
+FIGURE1 = Architecture(
+    convs=(ConvSpec(32, 5, pool=True), ConvSpec(32, 5, pool=True), ConvSpec(64, 5, pool=True)),
+    hidden=(),
+    input_size=32,
+    pool_padding="same",
+)
+
+ARCHITECTURES = {
+    "alexnet": PAPER,
+    "alexnet_owt": ONE_WEIRD_TRICK,
+    "alexnet_cifar": CIFAR,
+    "cnn4": FIGURE1,
+}
 
 
 def _scaled(n: int, width: float, multiple: int) -> int:
@@ -229,10 +244,17 @@ def alexnet_cifar(**kwargs) -> keras.Model:
     return alexnet(CIFAR, name="alexnet_cifar", **kwargs)
 
 
+def cnn4(**kwargs) -> keras.Model:
+    """Figure 1's four-layer CNN (:data:`FIGURE1`): three convolutions and a classifier."""
+    kwargs = {"num_classes": 10, "init": "he", "norm": "none", "towers": 1, **kwargs}
+    return alexnet(FIGURE1, name="cnn4", **kwargs)
+
+
 BUILDERS = {
     "alexnet": lambda **kw: alexnet(PAPER, name="alexnet", **kw),
     "alexnet_owt": alexnet_owt,
     "alexnet_cifar": alexnet_cifar,
+    "cnn4": cnn4,
 }
 
 

@@ -20,7 +20,8 @@ def build_parser():
     )
     p.add_argument("--data-dir", help="where the data is (default: $ALEXNET_DATA_DIR)")
     p.add_argument(
-        "--model", help="alexnet (the paper's) | alexnet_owt | alexnet_cifar (cifar10 default)"
+        "--model",
+        help="alexnet (the paper's) | alexnet_owt | alexnet_cifar (cifar10) | cnn4 (Fig. 1)",
     )
     p.add_argument("--epochs", type=int)
     p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch, for smoke runs")
@@ -29,13 +30,28 @@ def build_parser():
     p.add_argument("--lr", type=float, help="peak learning rate (§5: 0.01)")
     p.add_argument("--momentum", type=float, default=c.momentum)
     p.add_argument("--weight-decay", type=float, default=c.weight_decay)
-    p.add_argument("--schedule", help="plateau (§5: lr/10 when val error stalls) | cosine")
+    p.add_argument(
+        "--schedule", help="plateau (§5: lr/10 when val error stalls) | cosine | constant"
+    )
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--label-smoothing", type=float, default=c.label_smoothing)
     p.add_argument("--norm", help="lrn (§3.3) | batch | none")
     p.add_argument("--towers", type=int, default=c.towers, help="2 (§3.2) or 1")
     p.add_argument("--dropout", type=float, default=c.dropout)
     p.add_argument("--init", help="paper (§5) | caffe (§5, biases 0.1) | he | glorot")
+    p.add_argument(
+        "--recipe",
+        default=c.recipe,
+        help="default | paper (the faithful §5 recipe: LRN, lr 0.01 divided by 10 on plateau)",
+    )
+    p.add_argument("--pooling", default=c.pooling, help="overlapping (§3.4: 3x3/2) | plain (2x2/2)")
+    p.add_argument("--activation", default=c.activation, help="relu (§3.1) | tanh")
+    p.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        help="train on the centre view only, without §4.1's random crops and flips",
+    )
     p.add_argument("--image-size", type=int)
     p.add_argument("--num-classes", type=int)
     p.add_argument("--num-examples", type=int, help="synthetic data: training examples")
@@ -131,6 +147,7 @@ def train_and_evaluate(
             model = models.build_model(
                 c.model, num_classes=num_classes, input_size=image_size, norm=c.norm,
                 towers=c.towers, dropout=c.dropout, init=c.init, seed=c.seed,
+                overlapping_pool=c.pooling == "overlapping", activation=c.activation,
             )  # fmt: skip
         except ValueError as e:
             why = (
@@ -160,7 +177,7 @@ def train_and_evaluate(
         return data.train_pipeline(
             source, c.batch_size, image_size=image_size, seed=c.seed,
             pca_lighting=c.pca_lighting, mean=c.mean, cache_dir=str(root),
-            steps_per_epoch=steps, start=(epoch0, step0),
+            augmentation=c.augment, steps_per_epoch=steps, start=(epoch0, step0),
             shard=(ctx.input_pipeline_id, ctx.num_input_pipelines),
             replica_batch_size=ctx.get_per_replica_batch_size(c.batch_size),
         )  # fmt: skip

@@ -1,0 +1,171 @@
+"""Ablations: named variants of the CIFAR-10 recipe, trained at one budget, read back, tabled.
+
+``python -m alexnet_tf.experiments --data-dir ../shared/data --out runs/ablations default lrn``
+trains each named variant with the training CLI (one fresh process each) into ``OUT/NAME`` and
+prints the table. A variant already trained to its budget is read back, not retrained, so the
+chapters and ``results/`` share one set of runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from alexnet_tf import cli
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One ablation: training-CLI flags on top of ``--dataset cifar10`` and what they change."""
+
+    what: str
+    flags: tuple[str, ...] = ()
+    epochs: int = 2  # the budget; every variant of one table shares it
+    examples: int | None = None  # train on the first N training images (overfitting studies)
+
+
+# Figure 1's setting (§3.1): no regularisation of any kind, a constant learning rate.
+_FIGURE1 = ("--model", "cnn4", "--no-augment", "--weight-decay", "0", "--schedule", "constant")
+_FIGURE1 += ("--lr", "0.01", "--label-smoothing", "0")
+_SMALL = 5000  # §4.1/§4.2 studies: 5,000 images overfit within the budget; 50,000 would not
+
+VARIANTS = {
+    # The default recipe, then each of its deviations from the paper undone (results/README.md).
+    "default": Variant("the default recipe (batch norm, label smoothing, cosine, He init)"),
+    "lrn": Variant("LRN (§3.3) in place of batch norm", ("--norm", "lrn")),
+    "no_label_smoothing": Variant("no label smoothing", ("--label-smoothing", "0")),
+    "plateau": Variant(
+        "§5's schedule: lr 0.01, divided by 10 on plateau",
+        ("--schedule", "plateau", "--lr", "0.01", "--warmup-epochs", "0"),
+    ),
+    "paper_init": Variant("§5's init: N(0, 0.01), biases 1", ("--init", "paper")),
+    "float32": Variant("float32 compute in place of bfloat16", ("--precision", "float32")),
+    "paper": Variant("the faithful recipe (--recipe paper)", ("--recipe", "paper")),
+    # Chapters: one idea each.
+    "paper_no_lrn": Variant(
+        "the faithful recipe without LRN", ("--recipe", "paper", "--norm", "none")
+    ),
+    "plain_pooling": Variant("2x2/2 pooling in place of 3x3/2 (§3.4)", ("--pooling", "plain")),
+    "cnn4_relu": Variant("Figure 1's four-layer CNN, ReLU", _FIGURE1, epochs=10),
+    "cnn4_tanh": Variant(
+        "Figure 1's four-layer CNN, tanh", (*_FIGURE1, "--activation", "tanh"), 10
+    ),
+    "small": Variant("5,000 images, default recipe", (), epochs=10, examples=_SMALL),
+    "small_no_augment": Variant(
+        "5,000 images, no crops or flips (§4.1)", ("--no-augment",), epochs=10, examples=_SMALL
+    ),
+    "small_no_dropout": Variant(
+        "5,000 images, no dropout (§4.2)", ("--dropout", "0"), epochs=10, examples=_SMALL
+    ),
+}
+
+
+def command(name: str, workdir: str | Path, data_dir: str | None, epochs: int | None = None):
+    """The training command line of variant ``name`` (``epochs`` overrides its budget)."""
+    v = VARIANTS[name]
+    cmd = [sys.executable, "-m", "alexnet_tf.train", "--dataset", "cifar10", *v.flags]
+    cmd += ["--epochs", str(epochs or v.epochs), "--workdir", str(workdir), "--quiet"]
+    if v.examples:
+        cmd += ["--num-examples", str(v.examples)]
+    return cmd + (["--data-dir", data_dir] if data_dir else [])
+
+
+def load(workdir: str | Path) -> dict | None:
+    """A finished run's ``metrics.json`` with its per-epoch history, or None."""
+    path = Path(workdir) / "metrics.json"
+    if not path.exists():
+        return None
+    metrics = json.loads(path.read_text())
+    history = Path(workdir) / "history.csv"
+    if history.exists():
+        with history.open() as f:
+            metrics["history"] = [
+                {k: float(x) for k, x in row.items()} for row in csv.DictReader(f)
+            ]
+    return metrics
+
+
+def run(
+    name: str,
+    root: str | Path,
+    data_dir: str | None = None,
+    *,
+    epochs: int | None = None,
+    extra: tuple[str, ...] = (),
+) -> dict:
+    """Train variant ``name`` into ``root/name`` unless it already finished; its metrics."""
+    workdir = Path(root) / name
+    budget = epochs or VARIANTS[name].epochs
+    done = load(workdir)
+    if done and done.get("epochs_completed", 0) >= budget:
+        return done
+    code = subprocess.run([*command(name, workdir, data_dir, epochs), *extra]).returncode
+    if code:  # the run said why on stderr; the table says "failed" (e.g. a diverged init)
+        return {"failed": code, "epochs_completed": 0}
+    return load(workdir)
+
+
+def epochs_to_reach(history: list[dict], error: float, key: str = "top1_error") -> int | None:
+    """The first epoch (1-based) whose ``key`` is at or below ``error``; None if none is."""
+    for row in history:
+        if row[key] <= error:
+            return int(row["epoch"])
+    return None
+
+
+def table(root: str | Path, names, baseline: str = "default") -> str:
+    """A markdown table of the finished variants among ``names``: test accuracy, time, delta."""
+    rows = ["| variant | change | epochs | test top-1 | test top-5 | minutes | vs " + baseline + " |"]
+    rows.append("|---|---|---:|---:|---:|---:|---:|")
+    base = load(Path(root) / baseline)
+    for name in names:
+        m = load(Path(root) / name)
+        if m is None or m.get("top1_error") is None:
+            if (Path(root) / name).is_dir():  # started, no metrics: stopped (NaN) or failed
+                rows.append(f"| `{name}` | {VARIANTS[name].what} | | failed | | | |")
+            continue
+        acc = 1.0 - m["top1_error"]
+        delta = f"{100 * (acc - (1.0 - base['top1_error'])):+.2f}" if base else ""
+        minutes = (m.get("elapsed_seconds") or 0.0) / 60
+        rows.append(
+            f"| `{name}` | {VARIANTS[name].what} | {m['epochs_completed']} | {100 * acc:.2f}% "
+            f"| {100 * (1 - m['top5_error']):.2f}% | {minutes:.1f} | {delta} |"
+        )
+    return "\n".join(rows)
+
+
+def build_parser():
+    p = cli.Parser(
+        prog="python -m alexnet_tf.experiments",
+        description="Train named CIFAR-10 ablations (each once) and print their table.",
+    )
+    p.add_argument("names", nargs="*", help=f"variants (default: all): {', '.join(VARIANTS)}")
+    p.add_argument("--out", default="runs/ablations", help="one workdir per variant under here")
+    p.add_argument("--data-dir", help="where cifar-10-batches-py/ is")
+    p.add_argument("--epochs", type=int, help="override every variant's budget")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    names = args.names or list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        return cli.fail(f"unknown variant {unknown[0]!r}: choose from {', '.join(VARIANTS)}")
+
+    def go():
+        for name in names:
+            print(f"== {name}: {VARIANTS[name].what}", flush=True)
+            if run(name, args.out, args.data_dir, epochs=args.epochs).get("failed"):
+                print(f"== {name} failed; going on", flush=True)
+        print(table(args.out, names))
+
+    return cli.run(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
