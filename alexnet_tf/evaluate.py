@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,12 +10,13 @@ from pathlib import Path
 from alexnet_tf import cli
 
 
-def evaluate(model, dataset, *, ten_crop: bool = False) -> dict:
+def evaluate(model, dataset, *, ten_crop: bool = False, flip: bool = False) -> dict:
     """Top-1 and top-5 error of ``model`` over ``dataset``.
 
     With ``ten_crop`` each element holds ``[B, 10, S, S, 3]`` crops and the prediction is the
     average of the ten softmax outputs (§4.1: "averaging the predictions made by the
-    network's softmax layer on the ten patches").
+    network's softmax layer on the ten patches"). With ``flip`` it is the average over each
+    image and its mirror image (the cheap half of §4.1's test-time averaging).
     """
     import tensorflow as tf
 
@@ -29,6 +31,9 @@ def evaluate(model, dataset, *, ten_crop: bool = False) -> dict:
             probs = tf.reduce_mean(tf.reshape(probs, [tf.shape(x)[0], -1, num_classes]), axis=1)
         else:
             probs = tf.nn.softmax(tf.cast(model(x, training=False), tf.float32))
+            if flip:
+                mirror = model(tf.reverse(x, axis=[2]), training=False)
+                probs = (probs + tf.nn.softmax(tf.cast(mirror, tf.float32))) / 2
         y = tf.cast(tf.reshape(y, [-1]), tf.int32)
         top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(y, probs, 1), tf.int64))
         topk = tf.reduce_sum(tf.cast(tf.math.in_top_k(y, probs, k), tf.int64))
@@ -49,6 +54,7 @@ def evaluate(model, dataset, *, ten_crop: bool = False) -> dict:
         "top5_error": 1.0 - correctk / total,
         "images": total,
         "ten_crop": ten_crop,
+        "flip": flip,
         "images_per_second": round(total / seconds, 2),
     }
 
@@ -88,8 +94,40 @@ def build_parser():
     p.add_argument("--data-dir")
     p.add_argument("--checkpoint", help="a .keras file (default: WORKDIR/model.keras)")
     p.add_argument("--ten-crop", action="store_true", help="§4.1: average softmax over 10 crops")
+    p.add_argument("--flip", action="store_true", help="average over each image and its mirror")
+    p.add_argument(
+        "--exact-prefix",
+        action="store_true",
+        help="CIFAR-10 from ../shared/data: the 1,017 bit-exact original test images against "
+        "the same rows of the JPEG-rebuilt copy",
+    )
     p.add_argument("--batch-size", type=int, default=100)
     return p
+
+
+def exact_prefix(model, data_dir: str | None, batch_size: int, mean: str = "channel") -> dict:
+    """Accuracy on the bit-exact original test images and on the same rows of the rebuilt copy:
+    what the copy's JPEG loss costs (only ../shared/data has the exact images)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from alexnet_tf import augment, sources
+    from alexnet_tf.errors import UsageError
+
+    if mean not in ("channel", "none"):
+        raise UsageError("--exact-prefix needs a model trained with --mean channel or none")
+    exact, labels, rows = sources.cifar10_exact_prefix(data_dir)
+    folder = next(d for d in sources._cifar_candidates(data_dir) if os.path.isdir(d))
+    rebuilt, rebuilt_labels = sources.read_cifar_batch(os.path.join(folder, "test_batch"))
+    if not np.array_equal(rebuilt_labels[rows], labels):
+        raise UsageError("the exact-prefix labels differ from test_batch's: not the same images")
+    out = {"images": int(len(labels))}
+    for name, images in (("exact", exact), ("rebuilt", rebuilt[rows])):
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
+        ds = ds.map(lambda x, y: (augment.cifar_eval(x, mean=mean), y)).batch(batch_size)
+        out[name] = evaluate(model, ds)
+    out["agreement_note"] = "same rows, same labels; only the pixels differ (JPEG loss)"
+    return out
 
 
 def run_evaluation(args) -> dict:
@@ -105,6 +143,22 @@ def run_evaluation(args) -> dict:
     dataset = args.dataset or config.get("dataset")
     if dataset is None:
         raise UsageError("--dataset is required: the workdir does not say what it was trained on")
+    if args.exact_prefix:
+        if dataset != "cifar10":
+            raise UsageError("--exact-prefix is for models trained on cifar10")
+        result = exact_prefix(
+            model,
+            args.data_dir or config.get("data_dir"),
+            args.batch_size,
+            config.get("mean", "channel"),
+        )
+        checkpoint.write_json(workdir / "eval_exact_prefix.json", result)
+        e, r = result["exact"]["top1_error"], result["rebuilt"]["top1_error"]
+        print(
+            f"first {result['images']} test images: top-1 error {e:.4f} on the exact originals, "
+            f"{r:.4f} on the rebuilt copy ({workdir / 'eval_exact_prefix.json'})"
+        )
+        return result
     image_size = int(model.input_shape[1])
     source = data.load_source(
         dataset,
@@ -125,12 +179,14 @@ def run_evaluation(args) -> dict:
     result = {
         "dataset": dataset,
         "model": model.name,
-        **evaluate(model, ds, ten_crop=args.ten_crop),
+        **evaluate(model, ds, ten_crop=args.ten_crop, flip=args.flip),
     }
-    out = workdir / ("eval_ten_crop.json" if args.ten_crop else "eval.json")
+    suffix = ("_ten_crop" if args.ten_crop else "") + ("_flip" if args.flip else "")
+    out = workdir / f"eval{suffix}.json"
     checkpoint.write_json(out, result)
     print(
-        f"{'10-crop' if args.ten_crop else 'centre crop'} on {result['images']} {dataset} images: "
+        f"{'10-crop' if args.ten_crop else 'centre crop'}{' + flip' if args.flip else ''} on "
+        f"{result['images']} {dataset} images: "
         f"top-1 error {result['top1_error']:.4f}, top-5 error {result['top5_error']:.4f} ({out})"
     )
     return result

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -64,14 +63,26 @@ VARIANTS = {
 }
 
 
-def command(name: str, workdir: str | Path, data_dir: str | None, epochs: int | None = None):
-    """The training command line of variant ``name`` (``epochs`` overrides its budget)."""
+def flags(name: str, data_dir: str | None = None, epochs: int | None = None, fast=False):
+    """The training-CLI flags of variant ``name`` (``epochs`` overrides its budget).
+
+    ``fast`` swaps the real data for a tiny learnable synthetic set: the chapters' FAST mode,
+    seconds on 2 CPU cores, for checking that everything runs, not for any number.
+    """
     v = VARIANTS[name]
-    cmd = [sys.executable, "-m", "alexnet_tf.train", "--dataset", "cifar10", *v.flags]
-    cmd += ["--epochs", str(epochs or v.epochs), "--workdir", str(workdir), "--quiet"]
+    if fast:
+        size = ("--num-examples", "256", "--batch-size", "32", "--epochs", str(epochs or 1))
+        return ["--dataset", "synthetic", "--precision", "float32", *v.flags, *size]
+    out = ["--dataset", "cifar10", *v.flags, "--epochs", str(epochs or v.epochs)]
     if v.examples:
-        cmd += ["--num-examples", str(v.examples)]
-    return cmd + (["--data-dir", data_dir] if data_dir else [])
+        out += ["--num-examples", str(v.examples)]
+    return out + (["--data-dir", data_dir] if data_dir else [])
+
+
+def command(name: str, workdir: str | Path, data_dir: str | None, epochs: int | None = None):
+    """The shell command that trains variant ``name``, as the README and results/ quote it."""
+    cmd = [sys.executable, "-m", "alexnet_tf.train", *flags(name, data_dir, epochs)]
+    return cmd + ["--workdir", str(workdir)]
 
 
 def load(workdir: str | Path) -> dict | None:
@@ -95,17 +106,28 @@ def run(
     data_dir: str | None = None,
     *,
     epochs: int | None = None,
-    extra: tuple[str, ...] = (),
+    fast: bool = False,
+    verbose: bool = True,
 ) -> dict:
-    """Train variant ``name`` into ``root/name`` unless it already finished; its metrics."""
+    """Train variant ``name`` into ``root/name`` unless it already finished; its metrics.
+
+    A run stopped by a NaN loss (an unstable variant) returns ``{"failed": reason}``.
+    """
+    from alexnet_tf import train
+    from alexnet_tf.errors import TrainingStopped
+
     workdir = Path(root) / name
-    budget = epochs or VARIANTS[name].epochs
+    args = train.build_parser().parse_args(flags(name, data_dir, epochs, fast))
+    budget = args.epochs
     done = load(workdir)
     if done and done.get("epochs_completed", 0) >= budget:
         return done
-    code = subprocess.run([*command(name, workdir, data_dir, epochs), *extra]).returncode
-    if code:  # the run said why on stderr; the table says "failed" (e.g. a diverged init)
-        return {"failed": code, "epochs_completed": 0}
+    fields = {f.name for f in dataclasses.fields(train.TrainConfig)}
+    config = train.TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    try:
+        train.train_and_evaluate(config, str(workdir), verbose=verbose)
+    except TrainingStopped as e:
+        return {"failed": str(e), "epochs_completed": 0}
     return load(workdir)
 
 
@@ -119,7 +141,9 @@ def epochs_to_reach(history: list[dict], error: float, key: str = "top1_error") 
 
 def table(root: str | Path, names, baseline: str = "default") -> str:
     """A markdown table of the finished variants among ``names``: test accuracy, time, delta."""
-    rows = ["| variant | change | epochs | test top-1 | test top-5 | minutes | vs " + baseline + " |"]
+    rows = [
+        "| variant | change | epochs | test top-1 | test top-5 | minutes | vs " + baseline + " |"
+    ]
     rows.append("|---|---|---:|---:|---:|---:|---:|")
     base = load(Path(root) / baseline)
     for name in names:

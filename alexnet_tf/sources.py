@@ -171,6 +171,24 @@ def cifar10_source(data_dir: str | None, num_examples: int | None = None) -> Sou
     )  # fmt: skip
 
 
+EXACT_PREFIX = os.path.join("cifar-10-test-exact-prefix", "test_batch_first1017_exact.npz")
+
+
+def cifar10_exact_prefix(data_dir: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bit-exact original pixels of the first test images, if ``data_dir`` has them (the
+    shared copy's CIFAR-10 was rebuilt from JPEGs): (uint8 NHWC, int32 labels, test rows)."""
+    path = os.path.join(data_dir or ".", EXACT_PREFIX)
+    if not os.path.isfile(path):
+        raise DataError(f"no exact-prefix file at {path}: it comes with ../shared/data only")
+    try:
+        with np.load(path) as z:
+            data, labels, index = z["data"], z["labels"], z["index"]
+    except Exception as e:
+        raise DataError(f"{path} is unreadable ({_one_line(e)})") from e
+    images = data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels.astype(np.int32), index.astype(np.int64)
+
+
 def _decode(contents: tf.Tensor) -> tf.Tensor:
     # decode_image sniffs the format and converts grayscale / CMYK to RGB.
     image = tf.io.decode_image(contents, channels=3, expand_animations=False)

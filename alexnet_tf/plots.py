@@ -1,0 +1,111 @@
+"""Matplotlib figures the chapters and results/ share: curves, bars, image and kernel grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline",):
+        matplotlib.use("Agg")  # headless (CI, scripts); notebooks keep their inline backend
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves(runs: dict, key: str, *, ylabel: str, title: str, x: str = "epoch", hline=None):
+    """One line per run: ``runs`` maps a label to its history (a list of per-epoch dicts).
+
+    ``key`` is the plotted column (e.g. ``top1_error``, ``val_top1_error``); a label ending in
+    ``" (test)"`` is drawn dashed. ``hline=(y, label)`` marks a target such as 25% error.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, history in runs.items():
+        xs = [row[x] / (60 if x == "elapsed_seconds" else 1) for row in history]
+        ys = [100 * row[key] for row in history]
+        ax.plot(xs, ys, "--" if label.endswith("(test)") else "-", marker="o", ms=3, label=label)
+    if hline is not None:
+        ax.axhline(100 * hline[0], color="grey", lw=1, ls=":", label=hline[1])
+    ax.set_xlabel("wall-clock minutes" if x == "elapsed_seconds" else x)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def bars(values: dict, *, ylabel: str, title: str, fmt: str = "{:.1f}"):
+    """A labelled bar per entry of ``values`` (label -> number)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    labels, heights = list(values), [float(v) for v in values.values()]
+    rects = ax.bar(labels, heights, color=[f"C{i}" for i in range(len(labels))])
+    ax.bar_label(rects, [fmt.format(h) for h in heights])
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images, titles=None, *, ncols: int = 8, title: str = "", scale: float = 1.4):
+    """Images (uint8 or floats in [0, 1], HWC) in a grid with optional per-image titles."""
+    plt = _plt()
+    images = list(images)
+    nrows = max(1, -(-len(images) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + 0.4))
+    for i, ax in enumerate(np.asarray(axes).reshape(-1)):
+        ax.axis("off")
+        if i < len(images):
+            img = np.asarray(images[i])
+            ax.imshow(img if img.dtype == np.uint8 else np.clip(img, 0, 1))
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def kernels_to_images(kernel: np.ndarray) -> np.ndarray:
+    """conv1's kernel [kh, kw, 3, n] as n RGB images, each stretched to [0, 1] (Figure 3)."""
+    k = np.moveaxis(np.asarray(kernel, np.float32), -1, 0)
+    lo = k.min(axis=(1, 2, 3), keepdims=True)
+    hi = k.max(axis=(1, 2, 3), keepdims=True)
+    return (k - lo) / np.maximum(hi - lo, 1e-12)
+
+
+def confusion(y_true, y_pred, classes, *, title: str):
+    """A confusion matrix (rows: true class, columns: predicted), counts in the cells."""
+    plt = _plt()
+    n = len(classes)
+    m = np.zeros((n, n), np.int64)
+    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    ax.imshow(m, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            color = "white" if m[i, j] > m.max() / 2 else "black"
+            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig, m
+
+
+def save(fig, path: str | Path | None) -> None:
+    """Save ``fig`` as a PNG at ``path`` (parents created); ``None`` saves nothing."""
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
