@@ -49,16 +49,16 @@ VARIANTS = {
         "the faithful recipe without LRN", ("--recipe", "paper", "--norm", "none")
     ),
     "plain_pooling": Variant("2x2/2 pooling in place of 3x3/2 (§3.4)", ("--pooling", "plain")),
-    "cnn4_relu": Variant("Figure 1's four-layer CNN, ReLU", _FIGURE1, epochs=10),
+    "cnn4_relu": Variant("Figure 1's four-layer CNN, ReLU", _FIGURE1, epochs=8),
     "cnn4_tanh": Variant(
         "Figure 1's four-layer CNN, tanh", (*_FIGURE1, "--activation", "tanh"), 10
     ),
-    "small": Variant("5,000 images, default recipe", (), epochs=10, examples=_SMALL),
+    "small": Variant("5,000 images, default recipe", (), epochs=8, examples=_SMALL),
     "small_no_augment": Variant(
-        "5,000 images, no crops or flips (§4.1)", ("--no-augment",), epochs=10, examples=_SMALL
+        "5,000 images, no crops or flips (§4.1)", ("--no-augment",), epochs=8, examples=_SMALL
     ),
     "small_no_dropout": Variant(
-        "5,000 images, no dropout (§4.2)", ("--dropout", "0"), epochs=10, examples=_SMALL
+        "5,000 images, no dropout (§4.2)", ("--dropout", "0"), epochs=8, examples=_SMALL
     ),
 }
 
