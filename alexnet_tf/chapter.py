@@ -47,9 +47,10 @@ def settings() -> Settings:
     fast = os.environ.get("ALEXNET_FAST", "0") not in ("", "0")
     here = Path.cwd()
     data_dir = os.environ.get("ALEXNET_DATA_DIR", str(here / ".." / ".." / "shared" / "data"))
-    if fast:
+    if fast:  # tiny runs in a scratch dir (or $ALEXNET_FAST_RUNS, which CI shares among chapters)
         scratch = Path(tempfile.mkdtemp(prefix="alexnet-fast-"))
-        return Settings(True, None, scratch / "runs", scratch / "main", None)
+        runs = Path(os.environ.get("ALEXNET_FAST_RUNS", scratch / "runs"))
+        return Settings(True, None, runs, scratch / "main", None)
     runs = Path(os.environ.get("ALEXNET_RUNS", here / ".." / "runs" / "ablations"))
     main = Path(os.environ.get("ALEXNET_MAIN_RUN", here / ".." / "runs" / "cifar10-default"))
     return Settings(False, data_dir, runs, main, here / "figures")

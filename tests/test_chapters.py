@@ -1,6 +1,5 @@
 """Every chapter runs in FAST mode (its own asserts are the test) and is a clean jupytext pair."""
 
-
 import jupytext
 import nbformat
 import pytest
@@ -14,9 +13,16 @@ def test_there_are_seven_chapters():
     assert len(CHAPTERS) == 7, [c.name for c in CHAPTERS]
 
 
+@pytest.fixture(scope="module")
+def fast_runs(tmp_path_factory):
+    """One FAST runs dir for all chapters: a variant two chapters use trains once."""
+    return tmp_path_factory.mktemp("fast-runs")
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_in_fast_mode(path, monkeypatch, tmp_path):
+def test_chapter_runs_in_fast_mode(path, monkeypatch, tmp_path, fast_runs):
     monkeypatch.setenv("ALEXNET_FAST", "1")
+    monkeypatch.setenv("ALEXNET_FAST_RUNS", str(fast_runs))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")

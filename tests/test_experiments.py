@@ -1,0 +1,184 @@
+"""Ablation variants, recipes, Figure 1's net, evaluation extras and plots: pinned values."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import write_cifar_layout
+
+from alexnet_tf import augment, data, evaluate, experiments, models, plots
+from alexnet_tf.config import TrainConfig, resolve
+from alexnet_tf.errors import UsageError
+
+
+def test_cifar10_default_recipe_and_faithful_recipe():
+    d = resolve(TrainConfig(dataset="cifar10"))
+    assert (d.norm, d.label_smoothing, d.schedule, d.lr, d.epochs) == (
+        "batch",
+        0.1,
+        "cosine",
+        0.05,
+        40,
+    )
+    assert (d.momentum, d.weight_decay, d.batch_size, d.dropout) == (0.9, 5e-4, 128, 0.5)  # §5
+    assert d.precision == "auto" and d.pooling == "overlapping" and d.towers == 2
+    p = resolve(TrainConfig(dataset="cifar10", recipe="paper"))
+    assert (p.norm, p.label_smoothing, p.schedule, p.lr, p.warmup_epochs) == (
+        "lrn",
+        0.0,
+        "plateau",
+        0.01,
+        0.0,
+    )
+    assert p.epochs == d.epochs  # compared at one budget
+    assert resolve(TrainConfig(dataset="imagenet2012", recipe="paper")).precision == "float32"
+    with pytest.raises(UsageError, match="unknown recipe"):
+        resolve(TrainConfig(recipe="modern"))
+    with pytest.raises(UsageError, match="unknown pooling"):
+        resolve(TrainConfig(pooling="average"))
+
+
+def test_figure1_cnn4_has_four_weight_layers():
+    m = models.build_model("cnn4", activation="tanh")
+    weighted = [layer.name for layer in m.layers if layer.weights]
+    assert weighted == ["conv1", "conv2", "conv3", "fc4"]
+    assert m.count_params() == (5 * 5 * 3 * 32 + 32) + (5 * 5 * 32 * 32 + 32) + (
+        5 * 5 * 32 * 64 + 64
+    ) + (4 * 4 * 64 * 10 + 10)
+    assert m.get_layer("tanh1").activation.__name__ == "tanh"
+    assert not [layer for layer in m.layers if "dropout" in layer.name or "lrn" in layer.name]
+
+
+def test_plain_pooling_is_2x2_stride_2():
+    m = models.alexnet_cifar(overlapping_pool=False)
+    assert m.get_layer("pool1").pool_size == (2, 2) and m.get_layer("pool1").strides == (2, 2)
+    assert models.alexnet_cifar().get_layer("pool1").pool_size == (3, 3)
+
+
+def test_variant_flags_and_fast_mode():
+    f = experiments.flags("plateau", "D")
+    assert f[:2] == ["--dataset", "cifar10"] and f[-2:] == ["--data-dir", "D"]
+    assert (
+        "--schedule" in f and f[f.index("--lr") + 1] == "0.01" and f[f.index("--epochs") + 1] == "2"
+    )
+    small = experiments.flags("small_no_dropout")
+    assert (
+        small[small.index("--num-examples") + 1] == "5000"
+        and small[small.index("--dropout") + 1] == "0"
+    )
+    fast = experiments.flags("cnn4_tanh", "D", fast=True)
+    assert fast[:2] == ["--dataset", "synthetic"] and "--data-dir" not in fast and "tanh" in fast
+    cmd = experiments.command("lrn", "W", "D")
+    assert cmd[1:3] == ["-m", "alexnet_tf.train"] and cmd[-2:] == ["--workdir", "W"]
+
+
+def _finished(root, name, top1_error, epochs, history=()):
+    (root / name).mkdir(parents=True)
+    metrics = {
+        "top1_error": top1_error,
+        "top5_error": 0.01,
+        "epochs_completed": epochs,
+        "elapsed_seconds": 120.0,
+    }
+    (root / name / "metrics.json").write_text(json.dumps(metrics))
+    if history:
+        rows = ["epoch,loss,top1_error"] + [
+            f"{i + 1},{loss},{err}" for i, (loss, err) in enumerate(history)
+        ]
+        (root / name / "history.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_finished_runs_are_read_back_not_retrained_and_tabled(tmp_path):
+    _finished(tmp_path, "default", 0.10, 2, history=[(1.5, 0.4), (1.0, 0.2)])
+    _finished(tmp_path, "lrn", 0.13, 2)
+    (tmp_path / "paper_init").mkdir()  # started, stopped without metrics (diverged)
+    m = experiments.run("default", tmp_path, None)  # would need real data to train
+    assert m["top1_error"] == 0.10 and [r["top1_error"] for r in m["history"]] == [0.4, 0.2]
+    assert experiments.epochs_to_reach(m["history"], 0.25) == 2
+    assert experiments.epochs_to_reach(m["history"], 0.1) is None
+    table = experiments.table(tmp_path, ["default", "lrn", "paper_init", "plateau"]).splitlines()
+    assert len(table) == 5  # header, rule, three rows; never-started "plateau" is left out
+    assert "90.00%" in table[2] and "+0.00" in table[2]
+    assert "87.00%" in table[3] and "-3.00" in table[3] and "2.0" in table[3]
+    assert "failed" in table[4]
+
+
+def test_experiments_cli_rejects_unknown_variant(capsys):
+    assert experiments.main(["--out", "x", "nope"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown variant 'nope'" in err[0]
+
+
+def test_flip_averages_image_and_mirror():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    x = np.random.default_rng(0).normal(size=(6, 4, 4, 3)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    probs = (tf.nn.softmax(model(x)) + tf.nn.softmax(model(x[:, :, ::-1]))) / 2
+    want = 1 - np.mean(np.argmax(probs, -1) == y)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    assert evaluate.evaluate(model, ds, flip=True)["top1_error"] == pytest.approx(want)
+    plain = 1 - np.mean(np.argmax(model(x), -1) == y)
+    assert evaluate.evaluate(model, ds)["top1_error"] == pytest.approx(plain)
+
+
+def test_exact_prefix_compares_the_same_rows(tmp_path):
+    root = write_cifar_layout(tmp_path, per_batch=8, test=12)
+    from alexnet_tf import sources
+
+    rebuilt, labels = sources.read_cifar_batch(str(root / "cifar-10-batches-py" / "test_batch"))
+    folder = root / "cifar-10-test-exact-prefix"
+    folder.mkdir()
+    exact = rebuilt[:5].copy()
+    exact[:, 0, 0, 0] ^= 1  # "JPEG loss": the rebuilt pixels differ a little
+    rows = exact.transpose(0, 3, 1, 2).reshape(5, -1)
+    np.savez(
+        folder / "test_batch_first1017_exact.npz", data=rows, labels=labels[:5], index=np.arange(5)
+    )
+    model = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    out = evaluate.exact_prefix(model, str(root), batch_size=4)
+    assert out["images"] == 5 and out["exact"]["images"] == out["rebuilt"]["images"] == 5
+    np.savez(
+        folder / "test_batch_first1017_exact.npz",
+        data=rows,
+        labels=(labels[:5] + 1) % 10,
+        index=np.arange(5),
+    )
+    with pytest.raises(UsageError, match="labels differ"):
+        evaluate.exact_prefix(model, str(root), batch_size=4)
+
+
+def test_no_augment_trains_on_the_evaluation_view(cifar_dir):
+    source = data.load_source("cifar10", str(cifar_dir), image_size=32)
+    batch = next(iter(data.train_pipeline(source, 16, image_size=32, augmentation=False)))[
+        0
+    ].numpy()
+    views = np.stack([augment.cifar_eval(x).numpy() for x, _ in source.train.as_numpy_iterator()])
+    for image in batch:  # each is exactly one of the evaluation views, unflipped and uncropped
+        assert np.abs(views - image).reshape(len(views), -1).max(axis=1).min() == 0.0
+    augmented = next(iter(data.train_pipeline(source, 16, image_size=32)))[0].numpy()
+    matches = [
+        np.abs(views - im).reshape(len(views), -1).max(axis=1).min() == 0.0 for im in augmented
+    ]
+    assert not all(matches)
+
+
+def test_plots_count_and_scale():
+    fig, m = plots.confusion([0, 1, 1, 2], [0, 1, 2, 2], ["a", "b", "c"], title="t")
+    assert m.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    k = plots.kernels_to_images(np.random.default_rng(0).normal(size=(11, 11, 3, 96)))
+    assert k.shape == (96, 11, 11, 3) and k.min() == 0.0 and k.max() == 1.0
+    fig = plots.curves(
+        {"a": [{"epoch": 1, "e": 0.5}, {"epoch": 2, "e": 0.25}]},
+        "e",
+        ylabel="%",
+        title="t",
+        hline=(0.25, "goal"),
+    )
+    assert list(fig.axes[0].lines[0].get_ydata()) == [50.0, 25.0]
