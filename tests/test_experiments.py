@@ -182,3 +182,31 @@ def test_plots_count_and_scale():
         hline=(0.25, "goal"),
     )
     assert list(fig.axes[0].lines[0].get_ydata()) == [50.0, 25.0]
+
+
+def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
+    from alexnet_tf import results
+
+    def finished(path, errors):
+        path.mkdir(parents=True)
+        rows = ["epoch,loss,top1_error,val_top1_error,elapsed_seconds"]
+        rows += [f"{i + 1},1.0,0.5,{e},{60.0 * (i + 1)}" for i, e in enumerate(errors)]
+        (path / "history.csv").write_text("\n".join(rows) + "\n")
+        metrics = {"top1_error": errors[-1], "top5_error": 0.01, "epochs_completed": len(errors)}
+        (path / "metrics.json").write_text(
+            json.dumps({**metrics, "elapsed_seconds": 60.0 * len(errors)})
+        )
+        (path / "ckpt-epoch-0001.keras").write_bytes(b"big")  # never copied
+
+    finished(tmp_path / "main", [0.3, 0.12, 0.095])
+    finished(tmp_path / "abl" / "default", [0.3, 0.2])
+    finished(tmp_path / "abl" / "paper", [0.5, 0.4])
+    text = results.collect(tmp_path / "main", tmp_path / "abl", tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out" / "cifar10-default").iterdir()) == [
+        "history.csv",
+        "metrics.json",
+    ]
+    assert (tmp_path / "out" / "accuracy_vs_time.png").stat().st_size > 10_000
+    assert "`paper`" in text and "60.00%" in text and "-20.00" in text
+    history = experiments.load(tmp_path / "main")["history"]
+    assert results.time_to(history, 0.90) == 180.0 and results.time_to(history, 0.95) is None

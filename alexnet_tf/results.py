@@ -1,0 +1,97 @@
+"""Collect finished runs into a committed results folder: small files, tables and plots.
+
+``python -m alexnet_tf.results --main-run runs/cifar10-default --ablations runs/ablations
+--out results`` copies each run's ``metrics.json``, ``history.csv`` and ``eval*.json`` (never
+checkpoints), draws test accuracy against wall-clock time, and writes the ablation tables.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from alexnet_tf import cli, experiments
+
+SMALL_FILES = ("metrics.json", "history.csv", "eval*.json")
+# The tables of results/README.md: the deviations of the default recipe, then the chapters'.
+RECIPE_ROWS = ("default", "lrn", "no_label_smoothing", "plateau", "paper_init", "float32", "paper")
+CHAPTER_ROWS = ("paper", "paper_no_lrn", "default", "plain_pooling")
+SMALL_ROWS = ("small", "small_no_augment", "small_no_dropout")
+
+
+def copy_small_files(run: Path, out: Path) -> list[str]:
+    """Copy ``run``'s metrics, history and evaluations into ``out``; the names copied."""
+    out.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for pattern in SMALL_FILES:
+        for f in sorted(run.glob(pattern)):
+            shutil.copy2(f, out / f.name)
+            copied.append(f.name)
+    return copied
+
+
+def time_to(history: list[dict], accuracy: float) -> float | None:
+    """Wall-clock seconds until test top-1 accuracy first reached ``accuracy``, or None."""
+    for row in history:
+        if 1.0 - row["val_top1_error"] >= accuracy:
+            return row["elapsed_seconds"]
+    return None
+
+
+def accuracy_vs_time(runs: dict, path: Path) -> None:
+    """Test accuracy against wall-clock minutes, one line per run (label -> history)."""
+    from alexnet_tf import plots
+
+    curves = {k: [{**r, "acc": 1 - r["val_top1_error"]} for r in h] for k, h in runs.items()}
+    fig = plots.curves(
+        curves,
+        "acc",
+        x="elapsed_seconds",
+        ylabel="test top-1 accuracy (%)",
+        title="CIFAR-10 AlexNet: accuracy against training time (2-core CPU)",
+        hline=(0.9, "90%"),
+    )
+    plots.save(fig, path)
+
+
+def collect(main_run: Path, ablations: Path, out: Path) -> str:
+    """Fill ``out`` from the runs; returns the markdown of the tables."""
+    copy_small_files(main_run, out / "cifar10-default")
+    runs = {"default recipe, 40 epochs": experiments.load(main_run)["history"]}
+    for name in sorted(set(RECIPE_ROWS + CHAPTER_ROWS + SMALL_ROWS) | set(experiments.VARIANTS)):
+        if (ablations / name / "metrics.json").exists():
+            copy_small_files(ablations / name, out / "ablations" / name)
+    for name, label in (("paper", "faithful recipe"), ("default", "default recipe")):
+        m = experiments.load(ablations / name)
+        if m and m.get("history"):
+            runs[f"{label}, {m['epochs_completed']}-epoch ablation budget"] = m["history"]
+    accuracy_vs_time(runs, out / "accuracy_vs_time.png")
+    parts = [
+        experiments.table(ablations, RECIPE_ROWS),
+        experiments.table(ablations, CHAPTER_ROWS, baseline="paper"),
+        experiments.table(ablations, SMALL_ROWS, baseline="small"),
+    ]
+    return "\n\n".join(parts)
+
+
+def main(argv=None) -> int:
+    p = cli.Parser(prog="python -m alexnet_tf.results", description=__doc__.splitlines()[0])
+    p.add_argument("--main-run", required=True, help="the default CIFAR-10 command's workdir")
+    p.add_argument("--ablations", required=True, help="alexnet_tf.experiments' --out")
+    p.add_argument("--out", default="results")
+    args = p.parse_args(argv)
+
+    def go():
+        from alexnet_tf.errors import UsageError
+
+        main_run = Path(args.main_run)
+        if not (main_run / "metrics.json").exists():
+            raise UsageError(f"{main_run} holds no finished run (metrics.json)")
+        print(collect(main_run, Path(args.ablations), Path(args.out)))
+
+    return cli.run(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
