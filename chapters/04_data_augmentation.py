@@ -29,6 +29,8 @@
 # On CIFAR-10 the crop is a 32x32 window of the image padded by 4 pixels.
 
 # %%
+import json
+
 import numpy as np
 import tensorflow as tf
 
@@ -127,9 +129,16 @@ source = data.load_source(
     config["dataset"], s.data_dir, image_size=32, num_examples=config.get("num_examples")
 )
 scores = {}
-for label, kw in (("centre", {}), ("+ mirror", {"flip": True}), ("10 patches", {"ten_crop": True})):
-    ds = data.eval_pipeline(source, 100, image_size=32, ten_crop=kw.get("ten_crop", False))
-    scores[label] = evaluate.evaluate(model, ds, **kw)
+for label, kw, saved in (
+    ("centre", {}, "eval.json"),
+    ("+ mirror", {"flip": True}, "eval_flip.json"),
+    ("10 patches", {"ten_crop": True}, "eval_ten_crop.json"),
+):
+    if (model_dir / saved).exists():  # python -m alexnet_tf.evaluate already scored it
+        scores[label] = json.loads((model_dir / saved).read_text())
+    else:
+        ds = data.eval_pipeline(source, 100, image_size=32, ten_crop=kw.get("ten_crop", False))
+        scores[label] = evaluate.evaluate(model, ds, **kw)
     print(
         f"{label:10s} top-1 error {100 * scores[label]['top1_error']:.2f}%  top-5 {100 * scores[label]['top5_error']:.2f}%"
     )
