@@ -115,17 +115,17 @@ def run(
     """
     from alexnet_tf import train
     from alexnet_tf.errors import TrainingStopped
+    from alexnet_tf.flags import build_parser as build_parser_train
+    from alexnet_tf.flags import config_from_args
 
     workdir = Path(root) / name
-    args = train.build_parser().parse_args(flags(name, data_dir, epochs, fast))
+    args = build_parser_train().parse_args(flags(name, data_dir, epochs, fast))
     budget = args.epochs
     done = load(workdir)
     if done and done.get("epochs_completed", 0) >= budget:
         return done
-    fields = {f.name for f in dataclasses.fields(train.TrainConfig)}
-    config = train.TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
     try:
-        train.train_and_evaluate(config, str(workdir), verbose=verbose)
+        train.train_and_evaluate(config_from_args(args), str(workdir), verbose=verbose)
     except TrainingStopped as e:
         return {"failed": str(e), "epochs_completed": 0}
     return load(workdir)
