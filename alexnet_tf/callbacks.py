@@ -202,3 +202,15 @@ def value(v) -> float:
 def num(v) -> float:
     """A log value as a plain float, rounded to 6 decimals for readable JSON."""
     return round(float(np.asarray(v)), 6)
+
+
+def time_to_accuracy(history: list[dict], targets=(0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)) -> dict:
+    """Wall-clock seconds (evaluation included) until test top-1 accuracy first reached each
+    target: ``{"0.90": 3120.5, ...}``; targets never reached are left out."""
+    out = {}
+    for target in targets:
+        for row in history:
+            if row.get("val_top1_error") is not None and 1 - row["val_top1_error"] >= target:
+                out[f"{target:.2f}"] = row["elapsed_seconds"]
+                break
+    return out

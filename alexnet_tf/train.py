@@ -196,6 +196,7 @@ def train_and_evaluate(
         "images_per_second": round(progress.images_per_second, 2) or last.get("images_per_second"),
         "train_seconds": round(time.perf_counter() - clock - state.get("elapsed_seconds", 0), 2),
         "elapsed_seconds": last.get("elapsed_seconds"),
+        "seconds_to_test_top1": callbacks.time_to_accuracy(history),
         "skipped_images": source.skipped,
         "history": history,
         "config": dataclasses.asdict(c),

@@ -210,3 +210,21 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
     assert "`paper`" in text and "60.00%" in text and "-20.00" in text
     history = experiments.load(tmp_path / "main")["history"]
     assert results.time_to(history, 0.90) == 180.0 and results.time_to(history, 0.95) is None
+
+
+def test_time_to_accuracy_reads_the_history():
+    from alexnet_tf.callbacks import time_to_accuracy
+
+    history = [
+        {"val_top1_error": 0.45, "elapsed_seconds": 10.0},
+        {"val_top1_error": 0.15, "elapsed_seconds": 20.0},
+        {"val_top1_error": 0.08, "elapsed_seconds": 30.0},
+    ]
+    assert time_to_accuracy(history) == {
+        "0.50": 10.0,
+        "0.60": 20.0,
+        "0.70": 20.0,
+        "0.80": 20.0,
+        "0.85": 20.0,
+        "0.90": 30.0,
+    }

@@ -37,6 +37,7 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
     assert 0.0 <= m["top1_error"] <= 1.0 and 0.0 <= m["top5_error"] <= m["top1_error"]
     assert m["images_per_second"] > 0 and m["parameters"] == 6_815_562
     assert m["history"][0]["epoch"] == 1 and "val_top1_error" in m["history"][0]
+    assert "elapsed_seconds" in m["history"][0] and isinstance(m["seconds_to_test_top1"], dict)
     for name in (
         "model.keras",
         "history.csv",
