@@ -42,7 +42,14 @@ class Trainer:
             for layer in model.layers
             if getattr(getattr(layer, "seed_generator", None), "state", None) is not None
         ]
-        self._grads = tf.function(self._grads_and_stats, jit_compile=jit_compile)
+        # The step is one tf.function; a nested one only to XLA-compile the gradient (--xla).
+        # Nesting blocks cross-replica calls inside the model (synchronized batch norm), so
+        # without XLA the gradient is traced inline.
+        self._grads = (
+            tf.function(self._grads_and_stats, jit_compile=True)
+            if jit_compile
+            else self._grads_and_stats
+        )
         self._train = tf.function(self._train_step)
         self._eval, self._eval_data = None, None
 

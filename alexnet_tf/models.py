@@ -197,7 +197,9 @@ def alexnet(
             name=f"conv{i}",
         )(x)
         if norm == "batch":
-            x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+            # Synchronized: statistics over the global batch, as one device would compute them,
+            # so every replica and worker holds the same moving averages (tests/multiworker).
+            x = keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}")(x)
         x = keras.layers.Activation(activation, name=f"{activation}{i}")(x)
         if norm == "lrn" and spec.lrn:
             x = LocalResponseNormalization(name=f"lrn{i}")(x)  # §3.3: after the ReLU

@@ -19,6 +19,10 @@ ARGS = ["--dataset", "cifar10", "--epochs", "2", "--steps-per-epoch", "2", "--ba
 LR = 0.002
 ARGS += ["--checkpoint-steps", "1", "--dropout", "0", "--lr", str(LR), "--deterministic"]
 ARGS += ["--eval-batch-size", "6"]  # 16 test images: batches of 6, 6, 4 shared by 2 workers
+# float32 and LRN: the comparison with one process is to float32 rounding. (bfloat16 rounds at
+# ~4e-3; synchronized batch norm takes the global moments from one-pass sums of x and x^2,
+# where one device takes two passes: conv weights then differ by up to 2e-5 after 4 steps.)
+ARGS += ["--precision", "float32", "--norm", "lrn"]
 TIMEOUT = 240  # seconds for any launch; every process is killed in `finally`
 
 
@@ -92,6 +96,7 @@ def test_two_workers_train_in_lockstep_like_one_process(cluster_run):
     config = TrainConfig(
         dataset="cifar10", data_dir=str(data), epochs=2, steps_per_epoch=2, batch_size=8,
         checkpoint_steps=1, dropout=0.0, lr=LR, strategy="one_device", eval_batch_size=6,
+        precision="float32", norm="lrn",
     )  # fmt: skip
     one = train_and_evaluate(config, str(tmp / "single"), verbose=False)
     single = _weights(tmp / "single" / "model.keras")
