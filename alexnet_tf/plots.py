@@ -20,15 +20,15 @@ def _plt():
 def curves(runs: dict, key: str, *, ylabel: str, title: str, x: str = "epoch", hline=None):
     """One line per run: ``runs`` maps a label to its history (a list of per-epoch dicts).
 
-    ``key`` is the plotted column (e.g. ``top1_error``, ``val_top1_error``); a label ending in
-    ``" (test)"`` is drawn dashed. ``hline=(y, label)`` marks a target such as 25% error.
+    ``key`` is the plotted column (e.g. ``top1_error``, ``val_top1_error``); a label with
+    "test" in it is drawn dashed. ``hline=(y, label)`` marks a target such as 25% error.
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for label, history in runs.items():
         xs = [row[x] / (60 if x == "elapsed_seconds" else 1) for row in history]
         ys = [100 * row[key] for row in history]
-        ax.plot(xs, ys, "--" if label.endswith("(test)") else "-", marker="o", ms=3, label=label)
+        ax.plot(xs, ys, "--" if "test" in label else "-", marker="o", ms=3, label=label)
     if hline is not None:
         ax.axhline(100 * hline[0], color="grey", lw=1, ls=":", label=hline[1])
     ax.set_xlabel("wall-clock minutes" if x == "elapsed_seconds" else x)

@@ -58,14 +58,14 @@ print(
 # %%
 curves = {
     "train": [{**r, "acc": 1 - r["top1_error"]} for r in history],
-    "test (test)": [{**r, "acc": 1 - r["val_top1_error"]} for r in history],
+    "test": [{**r, "acc": 1 - r["val_top1_error"]} for r in history],
 }
 fig = plots.curves(
     curves, "acc", ylabel="top-1 accuracy (%)", title="CIFAR-10 AlexNet, default recipe"
 )
 s.save(fig, "cifar10_learning_curves")
 fig = plots.curves(
-    {"test (test)": curves["test (test)"]},
+    {"test": curves["test"]},
     "acc",
     x="elapsed_seconds",
     ylabel="test top-1 accuracy (%)",
