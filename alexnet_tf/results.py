@@ -14,10 +14,23 @@ from pathlib import Path
 from alexnet_tf import cli, experiments
 
 SMALL_FILES = ("metrics.json", "history.csv", "eval*.json")
-# The tables of results/README.md: the deviations of the default recipe, then the chapters'.
-RECIPE_ROWS = ("default", "lrn", "no_label_smoothing", "plateau", "paper_init", "float32", "paper")
-CHAPTER_ROWS = ("paper", "paper_no_lrn", "default", "plain_pooling")
-SMALL_ROWS = ("small", "small_no_augment", "small_no_dropout")
+# The tables of results/README.md, each (title, rows, baseline): the deviations of the default
+# recipe undone, then the chapters' ablations.
+TABLES = (
+    (
+        "The default recipe and each deviation undone",
+        ("default", "lrn", "no_label_smoothing", "plateau", "paper_init", "float32", "paper"),
+        "default",
+    ),
+    ("§3.3 LRN, in the faithful recipe", ("paper", "paper_no_lrn"), "paper"),
+    ("§3.4 overlapping pooling, in the default recipe", ("default", "plain_pooling"), "default"),
+    (
+        "§4.1 augmentation and §4.2 dropout, 5,000 images",
+        ("small", "small_no_augment", "small_no_dropout"),
+        "small",
+    ),
+    ("§3.1 Figure 1: ReLU and tanh (the four-layer CNN)", ("cnn4_relu", "cnn4_tanh"), "cnn4_relu"),
+)
 
 
 def copy_small_files(run: Path, out: Path) -> list[str]:
@@ -59,7 +72,7 @@ def collect(main_run: Path, ablations: Path, out: Path) -> str:
     """Fill ``out`` from the runs; returns the markdown of the tables."""
     copy_small_files(main_run, out / "cifar10-default")
     runs = {"default recipe, 40 epochs": experiments.load(main_run)["history"]}
-    for name in sorted(set(RECIPE_ROWS + CHAPTER_ROWS + SMALL_ROWS) | set(experiments.VARIANTS)):
+    for name in sorted(experiments.VARIANTS):
         if (ablations / name / "metrics.json").exists():
             copy_small_files(ablations / name, out / "ablations" / name)
     for name, label in (("paper", "faithful recipe"), ("default", "default recipe")):
@@ -67,11 +80,7 @@ def collect(main_run: Path, ablations: Path, out: Path) -> str:
         if m and m.get("history"):
             runs[f"{label}, {m['epochs_completed']}-epoch ablation budget"] = m["history"]
     accuracy_vs_time(runs, out / "accuracy_vs_time.png")
-    parts = [
-        experiments.table(ablations, RECIPE_ROWS),
-        experiments.table(ablations, CHAPTER_ROWS, baseline="paper"),
-        experiments.table(ablations, SMALL_ROWS, baseline="small"),
-    ]
+    parts = [f"### {t}\n\n" + experiments.table(ablations, r, baseline=b) for t, r, b in TABLES]
     return "\n\n".join(parts)
 
 
