@@ -79,9 +79,9 @@ reach = {
     k: experiments.epochs_to_reach(m["history"], 0.25) for k, m in [("relu", relu), ("tanh", tanh)]
 }
 budget = len(tanh["history"])
-print(
-    f"epochs to 25% training error: ReLU {reach['relu'] or f'> {budget}'}, tanh {reach['tanh'] or f'> {budget}'}"
-)
+relu_text = reach["relu"] or f"> {len(relu['history'])}"
+tanh_text = reach["tanh"] or f"> {budget}"
+print(f"epochs to 25% training error: ReLU {relu_text}, tanh {tanh_text}")
 # A speed-up that needs no target both reach: the epochs ReLU needs to reach tanh's final error.
 tanh_final = tanh["history"][-1]["top1_error"]
 relu_epochs = experiments.epochs_to_reach(relu["history"], tanh_final)
@@ -89,11 +89,19 @@ print(
     f"tanh's training error after {budget} epochs: {100 * tanh_final:.1f}%; ReLU reached it in epoch {relu_epochs}"
 )
 if relu_epochs:
-    print(f"speed-up to that error: at least {budget / relu_epochs:.1f}x (paper, to 25%: about 6x)")
+    print(f"speed-up to that error: {budget / relu_epochs:.1f}x (paper, to 25%: about 6x)")
+else:
+    print("ReLU did not reach it: tanh trained faster here (paper: ReLU about 6x faster)")
 
 # %% [markdown]
-# The paper's six times comes from its own network and learning rates; ours uses one learning
-# rate (0.01, momentum 0.9) for both. The direction and the size of the gap are the claim.
+# **What we measured disagrees with the paper** (full mode, 2-core CPU; chapters/RESULTS.md):
+# tanh reached 25% training error in epoch 7, while ReLU was still at 30.2% after 8 epochs.
+# Our setting differs from §3.1's in ways that favour tanh: both networks start from He
+# initialisation, which keeps tanh units out of saturation (in 2012, small Gaussian weights
+# made deep tanh nets slow), and both share one learning rate (0.01, momentum 0.9) where the
+# paper tuned each network's. The experiments that would settle it, `--init paper` for both
+# and a learning-rate sweep per activation, are the next step; the chapter reports what it
+# measures rather than asserting the paper's number.
 
 # %%
 # Checks that hold in FAST mode too: both trained every epoch, the ReLU net's loss fell.
@@ -101,5 +109,5 @@ for m in (relu, tanh):
     assert len(m["history"]) == m["epochs_completed"] > 0
     assert all(np.isfinite(row["loss"]) for row in m["history"])
 assert relu["history"][-1]["loss"] < relu["history"][0]["loss"]
-if not s.fast:  # the claim itself: ReLU gets to tanh's final training error in fewer epochs
-    assert relu_epochs is not None and relu_epochs < budget
+if not s.fast:  # the full budgets ran (the claim itself is reported above, not asserted)
+    assert len(relu["history"]) == 8 and len(tanh["history"]) == 10
