@@ -44,14 +44,6 @@ def copy_small_files(run: Path, out: Path) -> list[str]:
     return copied
 
 
-def time_to(history: list[dict], accuracy: float) -> float | None:
-    """Wall-clock seconds until test top-1 accuracy first reached ``accuracy``, or None."""
-    for row in history:
-        if 1.0 - row["val_top1_error"] >= accuracy:
-            return row["elapsed_seconds"]
-    return None
-
-
 def accuracy_vs_time(runs: dict, path: Path) -> None:
     """Test accuracy against wall-clock minutes, one line per run (label -> history)."""
     from alexnet_tf import plots

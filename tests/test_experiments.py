@@ -185,7 +185,7 @@ def test_plots_count_and_scale():
 
 
 def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
-    from alexnet_tf import results
+    from alexnet_tf import callbacks, results
 
     def finished(path, errors):
         path.mkdir(parents=True)
@@ -209,7 +209,7 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
     assert (tmp_path / "out" / "accuracy_vs_time.png").stat().st_size > 10_000
     assert "`paper`" in text and "60.00%" in text and "-20.00" in text
     history = experiments.load(tmp_path / "main")["history"]
-    assert results.time_to(history, 0.90) == 180.0 and results.time_to(history, 0.95) is None
+    assert callbacks.time_to_accuracy(history, targets=(0.9, 0.95)) == {"0.90": 180.0}
 
 
 def test_time_to_accuracy_reads_the_history():
