@@ -8,7 +8,6 @@ chapters and ``results/`` share one set of runs.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import sys
@@ -86,18 +85,9 @@ def command(name: str, workdir: str | Path, data_dir: str | None, epochs: int | 
 
 
 def load(workdir: str | Path) -> dict | None:
-    """A finished run's ``metrics.json`` with its per-epoch history, or None."""
+    """A finished run's ``metrics.json`` (its per-epoch ``history`` included), or None."""
     path = Path(workdir) / "metrics.json"
-    if not path.exists():
-        return None
-    metrics = json.loads(path.read_text())
-    history = Path(workdir) / "history.csv"
-    if history.exists():
-        with history.open() as f:
-            metrics["history"] = [
-                {k: float(x) for k, x in row.items()} for row in csv.DictReader(f)
-            ]
-    return metrics
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def run(

@@ -75,19 +75,19 @@ def test_variant_flags_and_fast_mode():
 
 
 def _finished(root, name, top1_error, epochs, history=()):
+    """A workdir as train.py leaves it: metrics.json with the per-epoch history."""
     (root / name).mkdir(parents=True)
     metrics = {
         "top1_error": top1_error,
         "top5_error": 0.01,
         "epochs_completed": epochs,
         "elapsed_seconds": 120.0,
+        "history": [
+            {"epoch": i + 1, "loss": loss, "top1_error": err}
+            for i, (loss, err) in enumerate(history)
+        ],
     }
     (root / name / "metrics.json").write_text(json.dumps(metrics))
-    if history:
-        rows = ["epoch,loss,top1_error"] + [
-            f"{i + 1},{loss},{err}" for i, (loss, err) in enumerate(history)
-        ]
-        (root / name / "history.csv").write_text("\n".join(rows) + "\n")
 
 
 def test_finished_runs_are_read_back_not_retrained_and_tabled(tmp_path):
@@ -192,7 +192,12 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
         rows = ["epoch,loss,top1_error,val_top1_error,elapsed_seconds"]
         rows += [f"{i + 1},1.0,0.5,{e},{60.0 * (i + 1)}" for i, e in enumerate(errors)]
         (path / "history.csv").write_text("\n".join(rows) + "\n")
+        history = [
+            {"epoch": i + 1, "val_top1_error": e, "elapsed_seconds": 60.0 * (i + 1)}
+            for i, e in enumerate(errors)
+        ]
         metrics = {"top1_error": errors[-1], "top5_error": 0.01, "epochs_completed": len(errors)}
+        metrics["history"] = history
         (path / "metrics.json").write_text(
             json.dumps({**metrics, "elapsed_seconds": 60.0 * len(errors)})
         )
