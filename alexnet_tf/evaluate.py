@@ -117,8 +117,10 @@ def exact_prefix(model, data_dir: str | None, batch_size: int, mean: str = "chan
     if mean not in ("channel", "none"):
         raise UsageError("--exact-prefix needs a model trained with --mean channel or none")
     exact, labels, rows = sources.cifar10_exact_prefix(data_dir)
-    folder = next(d for d in sources._cifar_candidates(data_dir) if os.path.isdir(d))
-    rebuilt, rebuilt_labels = sources.read_cifar_batch(os.path.join(folder, "test_batch"))
+    # read_cifar_batch says in one line if test_batch is missing, wherever it looked first.
+    folders = [d for d in sources._cifar_candidates(data_dir) if os.path.isdir(d)]
+    test_batch = os.path.join(folders[0] if folders else data_dir or ".", "test_batch")
+    rebuilt, rebuilt_labels = sources.read_cifar_batch(test_batch)
     if not np.array_equal(rebuilt_labels[rows], labels):
         raise UsageError("the exact-prefix labels differ from test_batch's: not the same images")
     out = {"images": int(len(labels))}
