@@ -74,6 +74,21 @@ def pad_and_random_crop(image: tf.Tensor, pad: int, seed: tf.Tensor) -> tf.Tenso
     return tf.ensure_shape(out, image.shape)
 
 
+def cutout(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
+    """Zero a ``size`` x ``size`` square centred anywhere in the image, clipped at its edges.
+
+    Not in the paper: DeVries & Taylor 2017 (arXiv:1708.04552), 16x16 on CIFAR-10. Applied
+    after normalisation, so the square holds the mean colour.
+    """
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    centre = tf.random.stateless_uniform([2], seed, 0, tf.int32.max, tf.int32) % tf.stack([h, w])
+    top, left = centre[0] - size // 2, centre[1] - size // 2
+    rows = tf.range(h)[:, None]
+    cols = tf.range(w)[None, :]
+    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    return image * tf.cast(~inside, image.dtype)[..., None]
+
+
 def ten_crop(image: tf.Tensor, size: int) -> tf.Tensor:
     """§4.1 test time: [10, size, size, C] patches.
 

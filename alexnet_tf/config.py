@@ -49,6 +49,7 @@ class TrainConfig:
     pooling: str = "overlapping"  # §3.4: 3x3 windows, stride 2; "plain": 2x2, stride 2
     activation: str = "relu"  # §3.1; "tanh" is Figure 1's saturating baseline
     augment: bool = True  # §4.1's random crops and flips (False: the centre view only)
+    cutout: int | None = None  # side of a zeroed square per training image (0: none; not §4.1)
     recipe: str = "default"  # "paper": the dataset's faithful §5 recipe (PAPER_RECIPES)
     init: str | None = None
     image_size: int | None = None
@@ -83,6 +84,7 @@ PAPER_PRESET = dict(
     norm="lrn",
     init="caffe",
     precision="float32",
+    cutout=0,
 )
 PRESETS = {
     "imagenet2012": PAPER_PRESET,
@@ -96,7 +98,7 @@ PRESETS = {
     # the towers are the paper's. --recipe paper is the faithful recipe (PAPER_RECIPES).
     "cifar10": dict(
         model="alexnet_cifar",
-        epochs=40,
+        epochs=60,
         lr=0.05,
         schedule="cosine",
         warmup_epochs=1.0,
@@ -104,6 +106,7 @@ PRESETS = {
         norm="batch",
         init="he",
         precision="auto",
+        cutout=16,
     ),
     "synthetic": dict(
         model="alexnet_cifar",
@@ -115,6 +118,7 @@ PRESETS = {
         norm="lrn",
         init="he",
         precision="float32",
+        cutout=0,
     ),
 }
 
@@ -132,6 +136,7 @@ PAPER_RECIPES = {
         warmup_epochs=0.0,
         label_smoothing=0.0,
         norm="lrn",
+        cutout=0,
     ),
     "synthetic": PRESETS["synthetic"],
 }
@@ -172,6 +177,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
             _positive(name.replace("_", " "), getattr(c, name))
     if c.checkpoint_steps is None or c.checkpoint_steps < 0:
         raise UsageError(f"checkpoint steps must be >= 0, got {c.checkpoint_steps}")
+    if c.cutout < 0:
+        raise UsageError(f"cutout must be >= 0 pixels, got {c.cutout}")
     if not 0.0 <= c.dropout < 1.0:
         raise UsageError(f"dropout must be in [0, 1), got {c.dropout}")
     if not 0.0 <= c.label_smoothing < 1.0:

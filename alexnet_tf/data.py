@@ -167,10 +167,16 @@ def _fit(images: tf.Tensor, image_size: int) -> tf.Tensor:
 
 
 def _augmenter(
-    source: Source, image_size: int, mean_v, pca, pca_lighting: bool, augment_: bool = True
+    source: Source,
+    image_size: int,
+    mean_v,
+    pca,
+    pca_lighting: bool,
+    augment_: bool = True,
+    cutout: int = 0,
 ) -> Callable:
-    """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view,
-    or with ``augment_=False`` the evaluation view (the ablation of §4.1)."""
+    """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view
+    (then a ``cutout`` square, if > 0), or with ``augment_=False`` the evaluation view."""
 
     def augment_one(image, label, ex_seed):
         if not augment_:
@@ -184,6 +190,8 @@ def _augmenter(
             out = augment.imagenet_train(
                 image, ex_seed, crop=image_size, mean=mean_v, pca=pca, lighting=pca_lighting
             )
+        if cutout and augment_:
+            out = augment.cutout(out, cutout, fold_in(ex_seed, 0xC07))
         return out, tf.cast(label, tf.int32)
 
     return augment_one
@@ -209,6 +217,7 @@ def train_pipeline(
     mean: str = "channel",
     cache_dir: str | None = None,
     augmentation: bool = True,
+    cutout: int = 0,
     shuffle_buffer: int | None = None,
     steps_per_epoch: int | None = None,
     start: tuple[int, int] = (0, 0),
@@ -241,7 +250,7 @@ def train_pipeline(
     side = _side(source, image_size)
     mean_v = _resolve_mean(source, mean, side, cache_dir)
     pca = _resolve_pca(source, cache_dir) if pca_lighting else None
-    augment_one = _augmenter(source, image_size, mean_v, pca, pca_lighting, augmentation)
+    augment_one = _augmenter(source, image_size, mean_v, pca, pca_lighting, augmentation, cutout)
     epoch0, step0 = start
     if source.lookup is not None:
         last = source.num_train - 1

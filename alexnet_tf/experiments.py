@@ -36,6 +36,7 @@ VARIANTS = {
     "default": Variant("the default recipe (batch norm, label smoothing, cosine, He init)"),
     "lrn": Variant("LRN (§3.3) in place of batch norm", ("--norm", "lrn")),
     "no_label_smoothing": Variant("no label smoothing", ("--label-smoothing", "0")),
+    "no_cutout": Variant("no cutout (§4.1's crops and flips only)", ("--cutout", "0")),
     "plateau": Variant(
         "§5's schedule: lr 0.01, divided by 10 on plateau",
         ("--schedule", "plateau", "--lr", "0.01", "--warmup-epochs", "0"),

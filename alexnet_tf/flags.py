@@ -50,6 +50,11 @@ def build_parser():
         action="store_false",
         help="train on the centre view only, without §4.1's random crops and flips",
     )
+    p.add_argument(
+        "--cutout",
+        type=int,
+        help="zero a random NxN square of each training image (0: off; DeVries & Taylor 2017)",
+    )
     p.add_argument("--image-size", type=int)
     p.add_argument("--num-classes", type=int)
     p.add_argument("--num-examples", type=int, help="synthetic data: training examples")

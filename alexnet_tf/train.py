@@ -102,7 +102,8 @@ def train_and_evaluate(
         return data.train_pipeline(
             source, c.batch_size, image_size=image_size, seed=c.seed,
             pca_lighting=c.pca_lighting, mean=c.mean, cache_dir=str(root),
-            augmentation=c.augment, steps_per_epoch=steps, start=(epoch0, step0),
+            augmentation=c.augment, cutout=c.cutout, steps_per_epoch=steps,
+            start=(epoch0, step0),
             shard=(ctx.input_pipeline_id, ctx.num_input_pipelines),
             replica_batch_size=ctx.get_per_replica_batch_size(c.batch_size),
         )  # fmt: skip

@@ -224,3 +224,19 @@ def test_imagenet_composites():
     np.testing.assert_allclose(ten[4], A.imagenet_eval(image, crop=224), atol=1e-6)
     with pytest.raises(ValueError):
         A.imagenet_eval(image, mean="bogus")
+
+
+def test_cutout_zeroes_one_clipped_square_and_varies_with_the_seed():
+    image = tf.ones([32, 32, 3])
+    zeroed = []
+    for i in range(200):
+        out = A.cutout(image, 16, tf.constant([i, 1], tf.int64)).numpy()
+        hole = out[..., 0] == 0
+        assert (out[hole] == 0).all() and (out[~hole] == 1).all()
+        rows, cols = np.nonzero(hole.any(1))[0], np.nonzero(hole.any(0))[0]
+        # one axis-aligned rectangle, at most 16x16, clipped (not shifted) at the edges
+        assert hole.sum() == len(rows) * len(cols) and 8 <= len(rows) <= 16 >= len(cols) >= 8
+        zeroed.append(hole.sum())
+    assert np.mean(zeroed) < 16 * 16 and max(zeroed) == 16 * 16  # squares near edges are clipped
+    same = A.cutout(image, 16, tf.constant([3, 1], tf.int64))
+    np.testing.assert_array_equal(same, A.cutout(image, 16, tf.constant([3, 1], tf.int64)))

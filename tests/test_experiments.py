@@ -20,8 +20,9 @@ def test_cifar10_default_recipe_and_faithful_recipe():
         0.1,
         "cosine",
         0.05,
-        40,
+        60,
     )
+    assert d.cutout == 16  # DeVries & Taylor's square for CIFAR-10
     assert (d.momentum, d.weight_decay, d.batch_size, d.dropout) == (0.9, 5e-4, 128, 0.5)  # §5
     assert d.precision == "auto" and d.pooling == "overlapping" and d.towers == 2
     p = resolve(TrainConfig(dataset="cifar10", recipe="paper"))
@@ -32,7 +33,9 @@ def test_cifar10_default_recipe_and_faithful_recipe():
         0.01,
         0.0,
     )
-    assert p.epochs == d.epochs  # compared at one budget
+    assert p.epochs == d.epochs and p.cutout == 0  # compared at one budget, §4.1 only
+    with pytest.raises(UsageError, match="cutout"):
+        resolve(TrainConfig(cutout=-1))
     assert resolve(TrainConfig(dataset="imagenet2012", recipe="paper")).precision == "float32"
     with pytest.raises(UsageError, match="unknown recipe"):
         resolve(TrainConfig(recipe="modern"))
