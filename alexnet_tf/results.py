@@ -19,7 +19,16 @@ SMALL_FILES = ("metrics.json", "history.csv", "eval*.json")
 TABLES = (
     (
         "The default recipe and each deviation undone",
-        ("default", "lrn", "no_label_smoothing", "plateau", "paper_init", "float32", "paper"),
+        (
+            "default",
+            "lrn",
+            "no_label_smoothing",
+            "no_cutout",
+            "plateau",
+            "paper_init",
+            "float32",
+            "paper",
+        ),
         "default",
     ),
     ("§3.3 LRN, in the faithful recipe", ("paper", "paper_no_lrn"), "paper"),
@@ -60,10 +69,21 @@ def accuracy_vs_time(runs: dict, path: Path) -> None:
     plots.save(fig, path)
 
 
-def collect(main_run: Path, ablations: Path, out: Path) -> str:
-    """Fill ``out`` from the runs; returns the markdown of the tables."""
+def run_label(metrics: dict) -> str:
+    """'default recipe, 60 epochs, cutout 16': a full run's legend entry, from its config."""
+    c = metrics.get("config", {})
+    label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
+    return label + (f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout")
+
+
+def collect(main_run: Path, ablations: Path, out: Path, extra: tuple[Path, ...] = ()) -> str:
+    """Fill ``out`` from the runs (``extra``: earlier full runs, plotted only); returns the
+    markdown of the tables."""
     copy_small_files(main_run, out / "cifar10-default")
-    runs = {"default recipe, 40 epochs": experiments.load(main_run)["history"]}
+    runs = {}
+    for run in (main_run, *extra):
+        m = experiments.load(run)
+        runs[run_label(m)] = m["history"]
     for name in sorted(experiments.VARIANTS):
         if (ablations / name / "metrics.json").exists():
             copy_small_files(ablations / name, out / "ablations" / name)
@@ -81,15 +101,20 @@ def main(argv=None) -> int:
     p.add_argument("--main-run", required=True, help="the default CIFAR-10 command's workdir")
     p.add_argument("--ablations", required=True, help="alexnet_tf.experiments' --out")
     p.add_argument("--out", default="results")
+    p.add_argument(
+        "--extra-run", action="append", default=[], help="an earlier full run to plot as well"
+    )
     args = p.parse_args(argv)
 
     def go():
         from alexnet_tf.errors import UsageError
 
         main_run = Path(args.main_run)
-        if not (main_run / "metrics.json").exists():
-            raise UsageError(f"{main_run} holds no finished run (metrics.json)")
-        print(collect(main_run, Path(args.ablations), Path(args.out)))
+        extra = tuple(Path(r) for r in args.extra_run)
+        for run in (main_run, *extra):
+            if not (run / "metrics.json").exists():
+                raise UsageError(f"{run} holds no finished run (metrics.json)")
+        print(collect(main_run, Path(args.ablations), Path(args.out), extra))
 
     return cli.run(go)
 
