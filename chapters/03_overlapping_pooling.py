@@ -11,6 +11,7 @@
 #     name: python3
 # ---
 
+# %%
 
 # %% [markdown]
 # # 3. Overlapping pooling (§3.4)
@@ -60,10 +61,10 @@ assert shapes[True] == shapes[False]
 
 # %% [markdown]
 # ## Ablation on CIFAR-10
-# The default recipe with 3x3/2 pooling against the same with 2x2/2, one budget:
+# The default recipe (without cutout) with 3x3/2 pooling against the same with 2x2/2, one budget:
 
 # %%
-over, plain = s.run("default"), s.run("plain_pooling")
+over, plain = s.run("no_cutout"), s.run("plain_pooling")
 err = {"3x3/2 (overlapping)": 100 * over["top1_error"], "2x2/2": 100 * plain["top1_error"]}
 fig = plots.bars(err, ylabel="test top-1 error (%)", title="CIFAR-10: overlapping pooling")
 s.save(fig, "pooling_ablation")

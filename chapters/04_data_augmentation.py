@@ -11,6 +11,7 @@
 #     name: python3
 # ---
 
+# %%
 
 # %% [markdown]
 # # 4. Data augmentation (§4.1)
@@ -61,6 +62,28 @@ fig = plots.image_grid(
 )
 s.save(fig, "augmentation_crops")
 assert views[1].shape == (32, 32, 3)
+
+# %% [markdown]
+# ## Beyond the paper: cutout
+# The CIFAR-10 preset adds one augmentation the paper does not have: **cutout** (DeVries &
+# Taylor, 2017) blanks a random 16x16 square of every training image (to the mean colour, as
+# it is applied after normalisation; black here, on raw pixels; squares near an edge are
+# clipped). With crops and flips alone the 40-epoch run ended at 98.3% training and 87.7% test
+# accuracy; with cutout (and 60 epochs) at 90.6% and 88.5% (`results/README.md`).
+
+# %%
+cut = []
+for image in images[:4]:
+    cut.append(image)
+    for k in range(5):
+        hole = augment.cutout(augment.to_float(image), 16, tf.constant([k, 5], tf.int64))
+        cut.append(hole.numpy())
+fig = plots.image_grid(
+    cut, (["original"] + [f"draw {k + 1}" for k in range(5)]) * 4, ncols=6, title="cutout 16x16"
+)
+s.save(fig, "augmentation_cutout")
+changed = [(c != augment.to_float(images[0]).numpy()).any(-1).sum() for c in cut[1:6]]
+assert all(0 < n <= 16 * 16 for n in changed), changed  # one clipped square each
 
 # %% [markdown]
 # ## PCA lighting: the training set's colour eigenvectors

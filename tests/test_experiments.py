@@ -11,6 +11,8 @@ from conftest import write_cifar_layout
 from alexnet_tf import augment, data, evaluate, experiments, models, plots
 from alexnet_tf.config import TrainConfig, resolve
 from alexnet_tf.errors import UsageError
+from alexnet_tf.flags import build_parser as build_train_parser
+from alexnet_tf.flags import config_from_args
 
 
 def test_cifar10_default_recipe_and_faithful_recipe():
@@ -58,6 +60,16 @@ def test_plain_pooling_is_2x2_stride_2():
     m = models.alexnet_cifar(overlapping_pool=False)
     assert m.get_layer("pool1").pool_size == (2, 2) and m.get_layer("pool1").strides == (2, 2)
     assert models.alexnet_cifar().get_layer("pool1").pool_size == (3, 3)
+
+
+def test_studies_run_without_cutout_and_the_default_with_it():
+    def cutout(name):
+        args = build_train_parser().parse_args(experiments.flags(name))
+        return resolve(config_from_args(args)).cutout
+
+    assert cutout("default") == 16
+    studies = set(experiments.VARIANTS) - {"default", "paper", "paper_no_lrn"}
+    assert {name: cutout(name) for name in studies} == dict.fromkeys(studies, 0)
 
 
 def test_variant_flags_and_fast_mode():
@@ -208,7 +220,8 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
 
     finished(tmp_path / "main", [0.3, 0.12, 0.095], {"recipe": "default", "cutout": 16})
     finished(tmp_path / "old", [0.3, 0.2], {"recipe": "default", "cutout": 0})
-    finished(tmp_path / "abl" / "default", [0.3, 0.2])
+    finished(tmp_path / "abl" / "default", [0.3, 0.15])
+    finished(tmp_path / "abl" / "no_cutout", [0.3, 0.2])
     finished(tmp_path / "abl" / "paper", [0.5, 0.4])
     text = results.collect(
         tmp_path / "main", tmp_path / "abl", tmp_path / "out", (tmp_path / "old",)
@@ -220,7 +233,8 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
         "metrics.json",
     ]
     assert (tmp_path / "out" / "accuracy_vs_time.png").stat().st_size > 10_000
-    assert "`paper`" in text and "60.00%" in text and "-20.00" in text
+    assert "`paper`" in text and "60.00%" in text and "-20.00" in text  # paper vs no_cutout
+    assert "| 80.00% | 99.00% | 2.0 | -5.00 |" in text  # no_cutout vs default
     history = experiments.load(tmp_path / "main")["history"]
     assert callbacks.time_to_accuracy(history, targets=(0.9, 0.95)) == {"0.90": 180.0}
 
