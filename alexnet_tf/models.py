@@ -6,7 +6,7 @@ import dataclasses
 
 import keras
 
-from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
+from alexnet_tf.layers import FusedBatchNormalization, LocalResponseNormalization, TowerConv2D
 
 # Figure 2 caption: "the number of neurons in the network's remaining layers is given by
 # 253,440-186,624-64,896-64,896-43,264-4096-4096-1000". The first number disagrees with the
@@ -82,10 +82,10 @@ ONE_WEIRD_TRICK = Architecture(
 #   (both pinned in tests). Init is He, not N(0, 0.01): see `_initializers`.
 CIFAR = Architecture(
     convs=(
-        ConvSpec(64, 5, lrn=True, pool=True),
-        ConvSpec(192, 5, towers=True, lrn=True, pool=True, bias_one=True),
+        ConvSpec(96, 5, lrn=True, pool=True),
+        ConvSpec(256, 5, towers=True, lrn=True, pool=True, bias_one=True),
         ConvSpec(384, 3),
-        ConvSpec(256, 3, towers=True, bias_one=True),
+        ConvSpec(384, 3, towers=True, bias_one=True),
         ConvSpec(256, 3, towers=True, pool=True, bias_one=True),
     ),
     hidden=(1024, 1024),
@@ -198,8 +198,9 @@ def alexnet(
         )(x)
         if norm == "batch":
             # Synchronized: statistics over the global batch, as one device would compute them,
-            # so every replica and worker holds the same moving averages (tests/multiworker).
-            x = keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}")(x)
+            # so every replica and worker holds the same moving averages (tests/multiworker);
+            # TensorFlow's fused kernel on one replica (layers.py).
+            x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = keras.layers.Activation(activation, name=f"{activation}{i}")(x)
         if norm == "lrn" and spec.lrn:
             x = LocalResponseNormalization(name=f"lrn{i}")(x)  # §3.3: after the ReLU
