@@ -76,9 +76,9 @@ ONE_WEIRD_TRICK = Architecture(
 # CIFAR-10 (32x32): the paper's design scaled to the input. Deviations, and why:
 # - conv1 is 5x5 stride 1 (an 11x11/4 stem would reduce 32x32 to 6x6 before any pooling);
 # - pooling is 3x3 stride 2 (overlapping, §3.4) with "same" padding: 32 -> 16 -> 8 -> 4;
-# - widths 64-192-384-256-256 and FC 1024-1024 (4096 wide layers would hold 20M parameters
-#   for 50,000 images). 6,815,562 parameters with 10 classes and two towers (the default),
-#   7,706,442 with one
+# - the paper's conv widths 96-256-384-384-256 (§3.5), but FC 1024-1024: 4096 wide layers
+#   would hold 20M parameters for 50,000 images. 7,561,610 parameters with 10 classes and
+#   two towers (the default), 8,974,730 with one
 #   (both pinned in tests). Init is He, not N(0, 0.01): see `_initializers`.
 CIFAR = Architecture(
     convs=(

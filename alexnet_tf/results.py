@@ -66,10 +66,14 @@ def accuracy_vs_time(runs: dict, path: Path) -> None:
 
 
 def run_label(metrics: dict) -> str:
-    """'default recipe, 60 epochs, cutout 16': a full run's legend entry, from its config."""
+    """'default recipe, 60 epochs, cutout 16, 7.57M parameters': a full run's legend entry,
+    from its config (the parameter count tells the network's widths apart)."""
     c = metrics.get("config", {})
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
-    return label + (f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout")
+    label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
+    if metrics.get("parameters"):
+        label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
+    return label
 
 
 def collect(main_run: Path, ablations: Path, out: Path, extra: tuple[Path, ...] = ()) -> str:

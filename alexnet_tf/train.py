@@ -18,7 +18,18 @@ def train_and_evaluate(
 
     ``strategy`` and ``source`` (a :class:`alexnet_tf.data.Source`) may be injected, as tests do.
     Under MultiWorkerMirroredStrategy every worker runs this; only the chief writes ``workdir``.
+    Keras's global dtype policy is the run's while it trains and the caller's again after.
     """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    try:
+        return _train_and_evaluate(config, workdir, strategy, source, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose: bool) -> dict:
     import keras
     import tensorflow as tf
 

@@ -202,7 +202,7 @@ def test_plots_count_and_scale():
 def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
     from alexnet_tf import callbacks, results
 
-    def finished(path, errors, config=None):
+    def finished(path, errors, config=None, params=None):
         path.mkdir(parents=True)
         rows = ["epoch,loss,top1_error,val_top1_error,elapsed_seconds"]
         rows += [f"{i + 1},1.0,0.5,{e},{60.0 * (i + 1)}" for i, e in enumerate(errors)]
@@ -212,14 +212,14 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
             for i, e in enumerate(errors)
         ]
         metrics = {"top1_error": errors[-1], "top5_error": 0.01, "epochs_completed": len(errors)}
-        metrics.update(history=history, config=config or {})
+        metrics.update(history=history, config=config or {}, parameters=params)
         (path / "metrics.json").write_text(
             json.dumps({**metrics, "elapsed_seconds": 60.0 * len(errors)})
         )
         (path / "ckpt-epoch-0001.keras").write_bytes(b"big")  # never copied
 
     finished(tmp_path / "main", [0.3, 0.12, 0.095], {"recipe": "default", "cutout": 16})
-    finished(tmp_path / "old", [0.3, 0.2], {"recipe": "default", "cutout": 0})
+    finished(tmp_path / "old", [0.3, 0.2], {"recipe": "default", "cutout": 0}, 6_819_018)
     finished(tmp_path / "abl" / "default", [0.3, 0.15])
     finished(tmp_path / "abl" / "no_cutout", [0.3, 0.2])
     finished(tmp_path / "abl" / "paper", [0.5, 0.4])
@@ -227,7 +227,10 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
         tmp_path / "main", tmp_path / "abl", tmp_path / "out", (tmp_path / "old",)
     )
     labels = [results.run_label(experiments.load(tmp_path / r)) for r in ("main", "old")]
-    assert labels == ["default recipe, 3 epochs, cutout 16", "default recipe, 2 epochs, no cutout"]
+    assert labels == [
+        "default recipe, 3 epochs, cutout 16",
+        "default recipe, 2 epochs, no cutout, 6.82M parameters",
+    ]
     assert sorted(p.name for p in (tmp_path / "out" / "cifar10-default").iterdir()) == [
         "history.csv",
         "metrics.json",

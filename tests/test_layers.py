@@ -1,10 +1,15 @@
-"""LRN against a NumPy implementation of §3.3's formula; towers against Conv2D(groups=2)."""
+"""LRN against a NumPy implementation of §3.3's formula; towers against Conv2D(groups=2);
+the fused batch norm against Keras's."""
+
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
+from alexnet_tf.layers import FusedBatchNormalization, LocalResponseNormalization, TowerConv2D
 
 
 def lrn_paper(a, k=2.0, n=5, alpha=1e-4, beta=0.75):
@@ -97,3 +102,76 @@ def test_single_group_is_plain_conv():
     b.build(x.shape)
     b.set_weights(a.get_weights())
     np.testing.assert_allclose(a(x), b(x), rtol=1e-5, atol=1e-5)
+
+
+def _bn_pair(channels):
+    gamma = np.random.default_rng(1).normal(1.0, 0.2, channels).astype("float32")
+    # float32 whatever the global policy another test left behind
+    ref = keras.layers.BatchNormalization(synchronized=True, dtype="float32")
+    fused = FusedBatchNormalization(dtype="float32")
+    for layer in (ref, fused):
+        layer.build((None, 6, 6, channels))
+        layer.gamma.assign(gamma)
+        layer.beta.assign(np.arange(channels, dtype="float32"))
+    return ref, fused
+
+
+def test_fused_batch_norm_equals_keras():
+    x = np.random.default_rng(0).normal(2.0, 3.0, (8, 6, 6, 5)).astype("float32")
+    weights = np.random.default_rng(2).normal(0, 1, x.shape).astype("float32")
+    ref, fused = _bn_pair(5)
+    grads = []
+    for layer in (ref, fused):
+        with tf.GradientTape() as tape:
+            xt = tf.constant(x)
+            tape.watch(xt)
+            y = layer(xt, training=True)
+            loss = tf.reduce_sum(y * weights)  # a random linear readout of every output
+        grads.append(tape.gradient(loss, [xt, layer.gamma, layer.beta]))
+    np.testing.assert_allclose(fused(x, training=False), ref(x, training=False), atol=1e-5)
+    for g_fused, g_ref in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_allclose(g_fused, g_ref, rtol=1e-4, atol=1e-5)
+    # The moving averages after one step: Keras's rule with the biased batch variance
+    # (the fused kernel returns the unbiased one; n = 8 * 6 * 6 = 288 per channel).
+    expected_var = 0.99 + 0.01 * x.reshape(-1, 5).var(axis=0)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), expected_var, rtol=1e-5)
+    np.testing.assert_allclose(fused.moving_mean.numpy(), ref.moving_mean.numpy(), atol=1e-6)
+    assert abs(x.reshape(-1, 5).var(axis=0, ddof=1)[0] - x.reshape(-1, 5).var(axis=0)[0]) > 1e-3
+
+
+def test_fused_batch_norm_reads_bfloat16_and_keeps_float32_statistics():
+    layer = FusedBatchNormalization(dtype="mixed_bfloat16")
+    x = tf.cast(np.random.default_rng(0).normal(0, 2, (4, 3, 3, 8)), tf.bfloat16)
+    y = layer(x, training=True)
+    assert y.dtype == tf.bfloat16 and layer.moving_mean.dtype == "float32"
+    np.testing.assert_allclose(tf.reduce_mean(tf.cast(y, tf.float32), [0, 1, 2]), 0, atol=0.02)
+
+
+# Two replicas on two logical CPUs: the devices must be split before TensorFlow starts.
+_TWO_REPLICAS = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from alexnet_tf.layers import FusedBatchNormalization
+x = np.random.default_rng(0).normal(0, 1, (4, 2, 2, 3)).astype("float32")
+x[2:] += 5.0  # the second replica's half has another mean
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    layer = FusedBatchNormalization(epsilon=0.0)
+    layer.build(x.shape)
+halves = strategy.experimental_distribute_values_from_function(
+    lambda ctx: x[2 * ctx.replica_id_in_sync_group : 2 * ctx.replica_id_in_sync_group + 2]
+)
+y = strategy.run(tf.function(lambda v: layer(v, training=True)), args=(halves,))
+y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(y)])
+want = (x - x.mean((0, 1, 2))) / x.std((0, 1, 2))
+print(float(np.abs(y - want).max()))
+"""
+
+
+def test_fused_batch_norm_uses_the_global_batch_on_two_replicas():
+    r = subprocess.run(
+        [sys.executable, "-c", _TWO_REPLICAS], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert float(r.stdout.split()[-1]) < 1e-4  # per-replica moments would be off by ~2.5

@@ -132,9 +132,13 @@ def test_one_weird_trick_matches_torchvision():
 
 def test_cifar_variant():
     m = build_model("alexnet_cifar")
-    assert m.count_params() == 6_815_562 and m.input_shape == (None, 32, 32, 3)
-    assert build_model("alexnet_cifar", towers=1).count_params() == 7_706_442
-    assert neuron_counts(m) == [65536, 49152, 24576, 16384, 16384, 1024, 1024, 10]
+    # The paper's conv widths (§3.5) at 5x5/3x3 kernels, towers on conv2/4/5, FC 1024-1024:
+    # conv1 7,296 + conv2 307,456 + conv3 885,120 + conv4 663,936 + conv5 442,624
+    # + fc6 4,195,328 + fc7 1,049,600 + fc8 10,250.
+    assert m.count_params() == 7_561_610 and m.input_shape == (None, 32, 32, 3)
+    assert [m.get_layer(f"conv{i}").filters for i in range(1, 6)] == [96, 256, 384, 384, 256]
+    assert build_model("alexnet_cifar", towers=1).count_params() == 8_974_730
+    assert neuron_counts(m) == [98304, 65536, 24576, 24576, 16384, 1024, 1024, 10]
     kinds = [type(layer).__name__ for layer in m.layers]
     assert kinds.count("LocalResponseNormalization") == 2 and kinds.count("Dropout") == 2
     assert kinds.count("TowerConv2D") == 5 and kinds.count("MaxPooling2D") == 3

@@ -36,8 +36,8 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
     )
     assert 0.0 <= m["top1_error"] <= 1.0 and 0.0 <= m["top5_error"] <= m["top1_error"]
     # The default recipe's batch norm: +4 per channel (gamma, beta, moving mean and variance)
-    # and no conv biases: 6,815,562 + 3 * (64 + 192 + 384 + 256 + 256) = 6,819,018.
-    assert m["images_per_second"] > 0 and m["parameters"] == 6_819_018
+    # and no conv biases: 7,561,610 + 3 * (96 + 256 + 384 + 384 + 256) = 7,565,738.
+    assert m["images_per_second"] > 0 and m["parameters"] == 7_565_738
     assert m["history"][0]["epoch"] == 1 and "val_top1_error" in m["history"][0]
     assert "elapsed_seconds" in m["history"][0] and isinstance(m["seconds_to_test_top1"], dict)
     for name in (
@@ -66,10 +66,14 @@ def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
 
     work = tmp_path / "run"
     config = TrainConfig(
-        dataset="cifar10", data_dir=str(cifar_dir), epochs=1, steps_per_epoch=2, batch_size=8
-    )
+        dataset="cifar10", data_dir=str(cifar_dir), epochs=1, steps_per_epoch=2, batch_size=8,
+        precision="mixed_bfloat16",
+    )  # fmt: skip
     first = train_and_evaluate(config, str(work), verbose=False)
     import keras
+
+    # The run trained in bfloat16; the caller's global policy is float32 again afterwards.
+    assert keras.mixed_precision.global_policy().name == "float32"
 
     weights_after_1 = keras.models.load_model(work / "checkpoints/epoch-0001.keras").get_weights()
     config.epochs = 2
@@ -77,6 +81,7 @@ def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
     assert [h["epoch"] for h in second["history"]] == [1, 2]
     assert second["history"][0] == first["history"][0]
     restored = keras.models.load_model(work / "checkpoints/epoch-0002.keras")
+    assert restored.get_layer("conv1").dtype_policy.name == "mixed_bfloat16"
     # Resumed training started from epoch 1's weights and optimizer state (2 more steps ran).
     assert int(restored.optimizer.iterations) == 4
     pairs = zip(weights_after_1, restored.get_weights(), strict=True)
