@@ -90,7 +90,8 @@ PRESETS = {
     "imagenet2012": PAPER_PRESET,
     "folder": PAPER_PRESET,
     # CIFAR-10: the CIFAR variant with a short-budget recipe: 88.53% test top-1 (88.92% with
-    # flip averaging) in 108 minutes on a 2-core CPU (results/README.md; the goal is 90%).
+    # flip averaging) in 108 minutes on a 2-core CPU with its earlier 64-192-384-256-256
+    # widths (results/README.md; the goal is 90%).
     # Deviations from the paper, each in the ablation table of results/README.md: batch norm
     # in place of LRN, He init, label smoothing 0.1, 16x16 cutout on top of §4.1's crops and
     # flips, a 1-epoch warm-up + cosine schedule with a peak lr of 0.05 in place of
