@@ -204,6 +204,15 @@ def num(v) -> float:
     return round(float(np.asarray(v)), 6)
 
 
+def epochs_within(budget_seconds: float, elapsed_seconds: float, done: int, most: int) -> int:
+    """How many epochs a run can finish in ``budget_seconds`` at its pace so far (``done``
+    epochs in ``elapsed_seconds``, evaluations included): never fewer than ``done``, never more
+    than ``most``."""
+    if done <= 0 or elapsed_seconds <= 0:
+        return most
+    return max(done, min(most, int(budget_seconds * done / elapsed_seconds)))
+
+
 def time_to_accuracy(history: list[dict], targets=(0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)) -> dict:
     """Wall-clock seconds (evaluation included) until test top-1 accuracy first reached each
     target: ``{"0.90": 3120.5, ...}``; targets never reached are left out."""

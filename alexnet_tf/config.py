@@ -34,6 +34,7 @@ class TrainConfig:
     data_dir: str | None = None
     model: str | None = None
     epochs: int | None = None
+    time_budget: float | None = None  # minutes (0: none): plan the run's length to fit it
     steps_per_epoch: int | None = None  # a cap, for smoke runs
     batch_size: int = BATCH_SIZE  # global, split across replicas
     eval_batch_size: int | None = None
@@ -85,6 +86,7 @@ PAPER_PRESET = dict(
     init="caffe",
     precision="float32",
     cutout=0,
+    time_budget=0.0,
 )
 PRESETS = {
     "imagenet2012": PAPER_PRESET,
@@ -96,7 +98,8 @@ PRESETS = {
     # in place of LRN, He init, label smoothing 0.1, 16x16 cutout on top of §4.1's crops and
     # flips, a 1-epoch warm-up + cosine schedule with a peak lr of 0.05 in place of
     # 0.01-divided-by-10-on-plateau (which needs ~90 epochs), bfloat16 compute where the CPU
-    # or GPU has it. Momentum, weight decay, batch size, overlapping pooling, dropout and
+    # or GPU has it. The 115-minute budget that the cosine is fitted to is not an ablation row:
+    # where the 60 epochs fit, it changes nothing. Momentum, weight decay, batch size, overlapping pooling, dropout and
     # the towers are the paper's. --recipe paper is the faithful recipe (PAPER_RECIPES).
     "cifar10": dict(
         model="alexnet_cifar",
@@ -109,6 +112,9 @@ PRESETS = {
         init="he",
         precision="auto",
         cutout=16,
+        # The issue's "at most 2 hours" on a shared machine whose speed varies 2x: after every
+        # epoch the run plans how many of the 60 fit in 115 minutes and ends the cosine there.
+        time_budget=115.0,
     ),
     "synthetic": dict(
         model="alexnet_cifar",
@@ -121,6 +127,7 @@ PRESETS = {
         init="he",
         precision="float32",
         cutout=0,
+        time_budget=0.0,
     ),
 }
 
@@ -139,6 +146,7 @@ PAPER_RECIPES = {
         label_smoothing=0.0,
         norm="lrn",
         cutout=0,
+        time_budget=0.0,  # §5's plateau rule has no horizon to fit; compared at 60 epochs
     ),
     "synthetic": PRESETS["synthetic"],
 }
@@ -179,6 +187,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
             _positive(name.replace("_", " "), getattr(c, name))
     if c.checkpoint_steps is None or c.checkpoint_steps < 0:
         raise UsageError(f"checkpoint steps must be >= 0, got {c.checkpoint_steps}")
+    if not c.time_budget >= 0:
+        raise UsageError(f"time budget must be >= 0 minutes (0: none), got {c.time_budget}")
     if c.cutout < 0:
         raise UsageError(f"cutout must be >= 0 pixels, got {c.cutout}")
     if not 0.0 <= c.dropout < 1.0:

@@ -22,6 +22,14 @@ def build_parser():
         help="alexnet (the paper's) | alexnet_owt | alexnet_cifar (cifar10) | cnn4 (Fig. 1)",
     )
     p.add_argument("--epochs", type=int)
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        help="wall-clock budget (evaluations included; 0: none): after each epoch the run plans "
+        "how many epochs fit at its pace so far (at most --epochs), ends the cosine schedule "
+        "there and stops (cifar10: 115)",
+    )
     p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch, for smoke runs")
     p.add_argument("--batch-size", type=int, default=c.batch_size, help="global batch (§5: 128)")
     p.add_argument("--eval-batch-size", type=int)

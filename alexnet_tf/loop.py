@@ -124,7 +124,8 @@ class Trainer:
 
         ``partial`` holds the interrupted epoch's sums so far. ``on_step(epoch, step, out,
         sums)`` runs after each step (1-based step), ``on_epoch(epoch, sums, val)`` after each
-        epoch's evaluation. Raises :class:`Diverged` at the first non-finite loss.
+        epoch's evaluation; it returns True to end the run there. Raises :class:`Diverged` at
+        the first non-finite loss.
         """
         epoch0, step0 = start
         for epoch in range(epoch0, epochs):
@@ -141,4 +142,5 @@ class Trainer:
             val = self.evaluate(eval_ds)
             if not np.isfinite(val["loss"]):  # the last step's update broke the weights
                 raise Diverged(epoch + 1, steps)
-            on_epoch(epoch + 1, sums, val)
+            if on_epoch(epoch + 1, sums, val):  # a time budget ran out
+                break

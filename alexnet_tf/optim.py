@@ -59,12 +59,18 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
         self.total_steps = int(total_steps)
         self.warmup_steps = int(warmup_steps)
         self.final = float(final)
+        # Where the cosine ends; moved by a wall-clock budget (set_total_steps) mid-run.
+        self.horizon = keras.Variable(float(total_steps), trainable=False, name="lr_horizon")
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """End the cosine at ``total_steps`` from now on (traced steps read it each call)."""
+        self.horizon.assign(float(total_steps))
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
         warm = ops.maximum(float(self.warmup_steps), 1.0)
         warmup = self.peak * ops.minimum(step + 1.0, warm) / warm
-        span = max(self.total_steps - self.warmup_steps, 1)
+        span = ops.maximum(ops.cast(self.horizon, "float32") - self.warmup_steps, 1.0)
         t = ops.clip((step - self.warmup_steps) / span, 0.0, 1.0)
         cosine = self.final + 0.5 * (self.peak - self.final) * (1.0 + ops.cos(math.pi * t))
         return ops.where(step < self.warmup_steps, warmup, cosine)

@@ -103,6 +103,14 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
     resumed = resume.restore(model, strategy, root, c, chief, workers)
     state = resumed[1] if resumed else {}
     epoch0, step0 = state.get("epochs_completed", 0), state.get("step", 0)
+    # With a wall-clock budget the run plans its length after every epoch (at most c.epochs),
+    # and again on resuming, at the pace of the epochs done (--epochs may have changed).
+    planned = c.epochs
+    if c.time_budget and epoch0:
+        done_s = state.get("elapsed_seconds", 0.0)
+        planned = callbacks.epochs_within(c.time_budget * 60.0, done_s, epoch0, c.epochs)
+    if isinstance(lr, optim.WarmupCosine):
+        lr.set_total_steps(planned * steps)
     if resumed and verbose:
         print(
             f"resuming from {resumed[0]} at epoch {min(epoch0 + 1, c.epochs)}/{c.epochs}, "
@@ -140,7 +148,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             "epochs_completed": epochs_completed, "step": step, "global_step": global_step,
             "history": history, "elapsed_seconds": round(time.perf_counter() - clock, 3),
             "batch_size": c.batch_size, "steps_per_epoch": steps, "workers": workers,
-            "config": dataclasses.asdict(c),
+            "config": dataclasses.asdict(c), "planned_epochs": planned,
         }  # fmt: skip
         if plateau is not None:
             s["plateau"] = plateau.state
@@ -160,7 +168,8 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             log.flush()
             checkpoint.save(root, model, snapshot(epoch, step, sums))
 
-    def on_epoch(epoch: int, sums, val: dict) -> None:
+    def on_epoch(epoch: int, sums, val: dict) -> bool:
+        nonlocal planned
         n = sums[3]
         logs = {"loss": sums[0] / n, "top1": sums[1] / n, "top5": sums[2] / n}
         logs.update({f"val_{k}": v for k, v in val.items()})
@@ -172,14 +181,26 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         logs["images_per_second"] = progress.epoch_rate
         if plateau is not None:
             plateau.step(logs["val_top1_error"], model.optimizer, verbose=verbose)
+        if c.time_budget:  # the epochs that fit at this pace; the cosine ends with the last
+            budget = c.time_budget * 60.0
+            planned = callbacks.epochs_within(budget, logs["elapsed_seconds"], epoch, c.epochs)
+            if workers > 1:  # the chief's clock decides for every worker
+                planned = distribute.broadcast_json(strategy, planned)
+            if isinstance(lr, optim.WarmupCosine):
+                lr.set_total_steps(planned * steps)
+                logs["lr"] = callbacks.value(model.optimizer.learning_rate)  # the next step's
+            logs["planned_epochs"] = planned
         history.append({"epoch": epoch, **{k: callbacks.num(v) for k, v in logs.items()}})
         log.flush()
         if chief:
             checkpoint.save(root, model, snapshot(epoch, 0))
             log.epoch(history)
+        if epoch >= planned and epoch < c.epochs and verbose:
+            print(f"time budget of {c.time_budget:g} min: stopping after epoch {epoch}")
+        return epoch >= planned
 
     try:
-        if epoch0 < c.epochs:
+        if epoch0 < planned:
             dist_ds = strategy.distribute_datasets_from_function(input_fn)
             trainer.fit(
                 iter(dist_ds), eval_ds, epochs=c.epochs, steps=steps, start=(epoch0, step0),
@@ -199,6 +220,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         "replicas": strategy.num_replicas_in_sync,
         "workers": workers,
         "epochs_completed": len(history),
+        "epochs_planned": planned,
         "steps_per_epoch": steps,
         "global_step": int(callbacks.value(model.optimizer.iterations)),
         "batch_size": c.batch_size,

@@ -38,6 +38,10 @@ def test_cifar10_default_recipe_and_faithful_recipe():
     assert p.epochs == d.epochs and p.cutout == 0  # compared at one budget, §4.1 only
     with pytest.raises(UsageError, match="cutout"):
         resolve(TrainConfig(cutout=-1))
+    with pytest.raises(UsageError, match="time budget must be >= 0"):
+        resolve(TrainConfig(time_budget=-1))
+    assert d.time_budget == 115.0 and p.time_budget == 0.0  # 2 hours, with 5 minutes to spare
+    assert resolve(TrainConfig(dataset="folder")).time_budget == 0.0
     assert resolve(TrainConfig(dataset="imagenet2012", recipe="paper")).precision == "float32"
     with pytest.raises(UsageError, match="unknown recipe"):
         resolve(TrainConfig(recipe="modern"))

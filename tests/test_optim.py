@@ -52,6 +52,20 @@ def test_warmup_cosine():
     assert float(s(60)) == pytest.approx(0.05, rel=1e-5)
     assert float(s(110)) == pytest.approx(0.0, abs=1e-7)
     assert float(s(500)) == pytest.approx(0.0, abs=1e-7)
+    # A time budget moves the end to step 60: the cosine is then halfway at step 35.
+    s.set_total_steps(60)
+    assert float(s(35)) == pytest.approx(0.05, rel=1e-5) and float(s(60)) == pytest.approx(0.0)
+    assert s.get_config()["total_steps"] == 110  # the configured length, for reloading
+
+
+def test_epochs_within_a_time_budget():
+    from alexnet_tf.callbacks import epochs_within
+
+    # 3 epochs took 30 minutes: 12 fit in 2 hours, capped by --epochs, never below the done.
+    assert epochs_within(7200, 1800, 3, 60) == 12
+    assert epochs_within(7200, 1800, 3, 10) == 10
+    assert epochs_within(600, 1800, 3, 60) == 3
+    assert epochs_within(7200, 0, 0, 60) == 60
 
 
 def test_sparse_crossentropy_matches_keras():

@@ -90,6 +90,23 @@ def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
     assert again["epochs_completed"] == 2
 
 
+def test_time_budget_ends_the_cosine_and_the_run_where_it_runs_out(tmp_path):
+    """A budget of 0.06 s: one epoch takes longer, so the run plans 1 of its 4 epochs, ends the
+    cosine there (lr 0 after epoch 1) and stops; run again, it has nothing left to do."""
+    from alexnet_tf.config import TrainConfig
+    from alexnet_tf.train import train_and_evaluate
+
+    config = TrainConfig(
+        dataset="synthetic", num_examples=32, epochs=4, steps_per_epoch=2, batch_size=8,
+        schedule="cosine", lr=0.01, time_budget=0.001,
+    )  # fmt: skip
+    m = train_and_evaluate(config, str(tmp_path / "run"), verbose=False)
+    assert m["epochs_completed"] == 1 and m["epochs_planned"] == 1 and m["global_step"] == 2
+    assert m["history"][0]["planned_epochs"] == 1 and m["history"][0]["lr"] == pytest.approx(0)
+    again = train_and_evaluate(config, str(tmp_path / "run"), verbose=False)
+    assert again["epochs_completed"] == 1 and again["global_step"] == 2
+
+
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     work = tmp_path / "run"
     r = run_module(
