@@ -99,8 +99,9 @@ PRESETS = {
     # flips, a 1-epoch warm-up + cosine schedule with a peak lr of 0.05 in place of
     # 0.01-divided-by-10-on-plateau (which needs ~90 epochs), bfloat16 compute where the CPU
     # or GPU has it. The 115-minute budget that the cosine is fitted to is not an ablation row:
-    # where the 60 epochs fit, it changes nothing. Momentum, weight decay, batch size, overlapping pooling, dropout and
-    # the towers are the paper's. --recipe paper is the faithful recipe (PAPER_RECIPES).
+    # where the 60 epochs fit, it changes nothing. Momentum, weight decay, batch size,
+    # overlapping pooling, dropout, the towers and the conv widths are the paper's.
+    # --recipe paper is the faithful recipe (PAPER_RECIPES).
     "cifar10": dict(
         model="alexnet_cifar",
         epochs=60,
