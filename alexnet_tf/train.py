@@ -148,7 +148,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             "epochs_completed": epochs_completed, "step": step, "global_step": global_step,
             "history": history, "elapsed_seconds": round(time.perf_counter() - clock, 3),
             "batch_size": c.batch_size, "steps_per_epoch": steps, "workers": workers,
-            "config": dataclasses.asdict(c), "planned_epochs": planned,
+            "config": dataclasses.asdict(c),
         }  # fmt: skip
         if plateau is not None:
             s["plateau"] = plateau.state
