@@ -103,14 +103,21 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
     resumed = resume.restore(model, strategy, root, c, chief, workers)
     state = resumed[1] if resumed else {}
     epoch0, step0 = state.get("epochs_completed", 0), state.get("step", 0)
-    # With a wall-clock budget the run plans its length after every epoch (at most c.epochs),
-    # and again on resuming, at the pace of the epochs done (--epochs may have changed).
-    planned = c.epochs
-    if c.time_budget and epoch0:
-        done_s = state.get("elapsed_seconds", 0.0)
-        planned = callbacks.epochs_within(c.time_budget * 60.0, done_s, epoch0, c.epochs)
-    if isinstance(lr, optim.WarmupCosine):
-        lr.set_total_steps(planned * steps)
+
+    def plan(done: int, elapsed: float) -> int:
+        """The run's length: with a wall-clock budget, the epochs that fit at the pace of the
+        ``done`` so far (at most c.epochs); the cosine is made to end with the last of them."""
+        n = c.epochs
+        if c.time_budget and done:
+            n = callbacks.epochs_within(c.time_budget * 60.0, elapsed, done, c.epochs)
+            if workers > 1:  # the chief's clock decides for every worker
+                n = distribute.broadcast_json(strategy, n)
+        if isinstance(lr, optim.WarmupCosine):
+            lr.set_total_steps(n * steps)
+        return n
+
+    # Planned again after every epoch, and on resuming (--epochs may have changed).
+    planned = plan(epoch0, state.get("elapsed_seconds", 0.0))
     if resumed and verbose:
         print(
             f"resuming from {resumed[0]} at epoch {min(epoch0 + 1, c.epochs)}/{c.epochs}, "
@@ -176,20 +183,15 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         for prefix in ("", "val_"):
             for k in ("top1", "top5"):
                 logs[f"{prefix}{k}_error"] = 1.0 - logs[prefix + k]
-        logs["lr"] = callbacks.value(model.optimizer.learning_rate)
-        logs["elapsed_seconds"] = time.perf_counter() - clock
+        elapsed = time.perf_counter() - clock
+        planned = plan(epoch, elapsed)
+        logs["lr"] = callbacks.value(model.optimizer.learning_rate)  # the next step's
+        logs["elapsed_seconds"] = elapsed
         logs["images_per_second"] = progress.epoch_rate
+        if c.time_budget:
+            logs["planned_epochs"] = planned
         if plateau is not None:
             plateau.step(logs["val_top1_error"], model.optimizer, verbose=verbose)
-        if c.time_budget:  # the epochs that fit at this pace; the cosine ends with the last
-            budget = c.time_budget * 60.0
-            planned = callbacks.epochs_within(budget, logs["elapsed_seconds"], epoch, c.epochs)
-            if workers > 1:  # the chief's clock decides for every worker
-                planned = distribute.broadcast_json(strategy, planned)
-            if isinstance(lr, optim.WarmupCosine):
-                lr.set_total_steps(planned * steps)
-                logs["lr"] = callbacks.value(model.optimizer.learning_rate)  # the next step's
-            logs["planned_epochs"] = planned
         history.append({"epoch": epoch, **{k: callbacks.num(v) for k, v in logs.items()}})
         log.flush()
         if chief:
