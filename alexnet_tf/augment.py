@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -103,83 +101,6 @@ def ten_crop(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.concat([five, tf.reverse(five, axis=[2])], axis=0)
 
 
-def _rgb_moments(
-    images: Iterable | np.ndarray | tf.data.Dataset,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Pixel count, sum [3] and sum of outer products [3, 3] (float64, [0, 1] scale)."""
-    if isinstance(images, tf.data.Dataset):
-
-        def moments(*element):
-            x = tf.reshape(tf.cast(to_float(element[0]), tf.float64), [-1, 3])
-            return tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, 0), tf.matmul(x, x, True)
-
-        zero = (
-            tf.constant(0.0, tf.float64),
-            tf.zeros([3], tf.float64),
-            tf.zeros([3, 3], tf.float64),
-        )
-        total = images.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
-            zero, lambda a, b: tuple(u + v for u, v in zip(a, b, strict=True))
-        )
-        return float(total[0]), total[1].numpy(), total[2].numpy()
-    if isinstance(images, np.ndarray):
-        images = [images]
-    n, s, ss = 0.0, np.zeros(3), np.zeros((3, 3))
-    for img in images:
-        img = np.asarray(img)
-        x = img.reshape(-1, 3).astype(np.float64)
-        if np.issubdtype(img.dtype, np.integer):
-            x /= 255.0
-        n, s, ss = n + x.shape[0], s + x.sum(0), ss + x.T @ x
-    return n, s, ss
-
-
-def compute_pca(images: Iterable | np.ndarray | tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """§4.1: PCA of the RGB covariance over all pixels of ``images`` (uint8 or [0, 1] float).
-
-    Accepts an array [N, H, W, 3], an iterable of [H, W, 3] arrays, or a tf.data.Dataset of
-    images or (image, label). Returns ``(eigvals [3] descending, eigvecs [3, 3])`` with the
-    eigenvectors as columns, both float32.
-    """
-    n, s, ss = _rgb_moments(images)
-    if n < 2:
-        raise ValueError("compute_pca needs at least two pixels")
-    mu = s / n
-    cov = (ss - n * np.outer(mu, mu)) / (n - 1)
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    order = np.argsort(eigvals)[::-1]
-    return eigvals[order].astype(np.float32), eigvecs[:, order].astype(np.float32)
-
-
-def _save_npz(path: str, **arrays: np.ndarray) -> None:
-    """Write an .npz atomically (temp file + rename) so a crash never leaves half a cache."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
-
-
-def _load_npz(path: str, *keys: str) -> tuple[np.ndarray, ...] | None:
-    try:
-        with np.load(path) as z:
-            return tuple(np.asarray(z[k], np.float32) for k in keys)
-    except (OSError, KeyError, ValueError, EOFError):
-        return None  # missing or unreadable cache: recompute and overwrite
-
-
-def load_or_compute_pca(
-    cache_path: str, images_fn: Callable[[], Iterable]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``(eigvals, eigvecs)`` from the .npz ``cache_path``, else compute and save them."""
-    cached = _load_npz(cache_path, "eigval", "eigvec")
-    if cached is not None and cached[0].shape == (3,) and cached[1].shape == (3, 3):
-        return cached[0], cached[1]
-    eigval, eigvec = compute_pca(images_fn())
-    _save_npz(cache_path, eigval=eigval, eigvec=eigvec)
-    return eigval, eigvec
-
-
 def pca_lighting(
     image: tf.Tensor,
     seed: tf.Tensor,
@@ -204,40 +125,6 @@ def normalize(
     if std is not None:
         image = image / tf.constant(std, tf.float32)
     return image
-
-
-def compute_mean_image(
-    images: Iterable | np.ndarray | tf.data.Dataset, size: int = 256
-) -> np.ndarray:
-    """§2: the average [size, size, 3] image in [0, 1] after resize_shorter_side + center_crop."""
-
-    def prep(*element):
-        return tf.cast(center_crop(resize_shorter_side(element[0], size), size), tf.float64)
-
-    if isinstance(images, tf.data.Dataset):
-        zero = (tf.constant(0.0, tf.float64), tf.zeros([size, size, 3], tf.float64))
-        n, total = images.map(prep, num_parallel_calls=tf.data.AUTOTUNE).reduce(
-            zero, lambda a, x: (a[0] + 1, a[1] + x)
-        )
-    else:  # arrays and iterables of arrays (possibly of different sizes)
-        n, total = 0, tf.zeros([size, size, 3], tf.float64)
-        for image in images:
-            n, total = n + 1, total + prep(image)
-    if n == 0:
-        raise ValueError("compute_mean_image needs at least one image")
-    return (total / n).numpy().astype(np.float32)
-
-
-def load_or_compute_mean_image(
-    cache_path: str, images_fn: Callable[[], Iterable], size: int = 256
-) -> np.ndarray:
-    """Read the mean image from the .npz ``cache_path``, else compute and save it."""
-    cached = _load_npz(cache_path, "mean")
-    if cached is not None and cached[0].shape == (size, size, 3):
-        return cached[0]
-    mean = compute_mean_image(images_fn(), size)
-    _save_npz(cache_path, mean=mean)
-    return mean
 
 
 def _is_mean_image(mean: Mean) -> bool:

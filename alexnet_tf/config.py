@@ -56,7 +56,7 @@ class TrainConfig:
     image_size: int | None = None
     num_classes: int | None = None
     num_examples: int | None = None  # synthetic data only
-    pca_lighting: bool = False
+    pca_lighting: bool | None = None  # §4.1 PCA colour augmentation
     mean: str = "channel"  # "channel", "image" (§2: the training set's mean image) or "none"
     strategy: str = "auto"
     devices: int | None = None
@@ -86,25 +86,25 @@ PAPER_PRESET = dict(
     init="caffe",
     precision="float32",
     cutout=0,
+    pca_lighting=True,  # §4.1: "altering the intensities of the RGB channels"
     time_budget=0.0,
 )
 PRESETS = {
     "imagenet2012": PAPER_PRESET,
     "folder": PAPER_PRESET,
-    # CIFAR-10: the CIFAR variant with a short-budget recipe: 88.53% test top-1 (88.92% with
-    # flip averaging) in 108 minutes on a 2-core CPU with its earlier 64-192-384-256-256
-    # widths (results/README.md; the goal is 90%).
+    # CIFAR-10: the CIFAR variant with a short-budget recipe (results/README.md; the goal is
+    # 90% test top-1 in 2 hours on a 2-core CPU).
     # Deviations from the paper, each in the ablation table of results/README.md: batch norm
-    # in place of LRN, He init, label smoothing 0.1, 16x16 cutout on top of §4.1's crops and
-    # flips, a 1-epoch warm-up + cosine schedule with a peak lr of 0.05 in place of
-    # 0.01-divided-by-10-on-plateau (which needs ~90 epochs), bfloat16 compute where the CPU
-    # or GPU has it. The 115-minute budget that the cosine is fitted to is not an ablation row:
-    # where the 60 epochs fit, it changes nothing. Momentum, weight decay, batch size,
+    # in place of LRN, He init, label smoothing 0.1, 16x16 cutout on top of §4.1's crops,
+    # flips and PCA lighting, a 1-epoch warm-up + cosine schedule with a peak lr of 0.05 in
+    # place of 0.01-divided-by-10-on-plateau (which needs ~90 epochs), bfloat16 compute where
+    # the CPU or GPU has it. The 115-minute budget that the cosine is fitted to is not an
+    # ablation row: it sets the number of epochs. Momentum, weight decay, batch size,
     # overlapping pooling, dropout, the towers and the conv widths are the paper's.
     # --recipe paper is the faithful recipe (PAPER_RECIPES).
     "cifar10": dict(
         model="alexnet_cifar",
-        epochs=60,
+        epochs=80,  # a cap: the time budget below decides (about 70 fit on a quiet host)
         lr=0.05,
         schedule="cosine",
         warmup_epochs=1.0,
@@ -113,8 +113,9 @@ PRESETS = {
         init="he",
         precision="auto",
         cutout=16,
+        pca_lighting=True,  # §4.1's colour augmentation, as in the paper
         # The issue's "at most 2 hours" on a shared machine whose speed varies 2x: after every
-        # epoch the run plans how many of the 60 fit in 115 minutes and ends the cosine there.
+        # epoch the run plans how many of the 80 fit in 115 minutes and ends the cosine there.
         time_budget=115.0,
     ),
     "synthetic": dict(
@@ -128,6 +129,7 @@ PRESETS = {
         init="he",
         precision="float32",
         cutout=0,
+        pca_lighting=False,
         time_budget=0.0,
     ),
 }

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import numpy as np
 import tensorflow as tf
 
-from alexnet_tf import augment
+from alexnet_tf import augment, statistics
 from alexnet_tf.errors import UsageError
 from alexnet_tf.folders import count_unreadable, find_unreadable, folder_files, folder_source
 from alexnet_tf.sources import Source, cifar10_source, imagenet2012_source
@@ -16,7 +15,6 @@ from alexnet_tf.sources import Source, cifar10_source, imagenet2012_source
 __all__ = [
     "DATASETS",
     "MEANS",
-    "STATS_EXAMPLES",
     "Source",
     "count_unreadable",
     "eval_pipeline",
@@ -30,7 +28,6 @@ __all__ = [
 
 DATASETS = ("cifar10", "imagenet2012", "folder", "synthetic")
 MEANS = ("channel", "image", "none")
-STATS_EXAMPLES = 10_000  # training images used to estimate the mean image / RGB PCA
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -125,40 +122,6 @@ def _side(source: Source, image_size: int) -> int:
     return max(256, image_size)
 
 
-def _stats_images(source: Source) -> tf.data.Dataset:
-    """Up to STATS_EXAMPLES training images, in a seeded random order where that is cheap."""
-    n = min(source.num_train, STATS_EXAMPLES)
-    if source.lookup is None:
-        return source.train.take(n)
-    last = source.num_train - 1
-    pick = lambda i: source.lookup(tf.random.experimental.index_shuffle(i, [0, 0], last))
-    return tf.data.Dataset.range(n).map(pick, num_parallel_calls=AUTOTUNE)
-
-
-def _cache_path(cache_dir: str, source: Source, what: str) -> str:
-    return os.path.join(cache_dir, f"{source.cache_key or source.name}_{what}.npz")
-
-
-def _resolve_mean(source: Source, mean: str, side: int, cache_dir: str | None) -> augment.Mean:
-    """§2: "channel"/"none" pass through; "image" becomes the training-set mean image."""
-    if mean != "image":
-        return mean
-    if cache_dir:
-        path = _cache_path(cache_dir, source, f"mean{side}")
-        return augment.load_or_compute_mean_image(path, lambda: _stats_images(source), side)
-    return augment.compute_mean_image(_stats_images(source), side)
-
-
-def _resolve_pca(source: Source, cache_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """§4.1 RGB PCA: the published values for ImageNet 2012, else estimated from the train split."""
-    if source.name == "imagenet2012":
-        return np.array(augment.IMAGENET_EIGVAL), np.array(augment.IMAGENET_EIGVEC)
-    if cache_dir:
-        path = _cache_path(cache_dir, source, "pca")
-        return augment.load_or_compute_pca(path, lambda: _stats_images(source))
-    return augment.compute_pca(_stats_images(source))
-
-
 def _fit(images: tf.Tensor, image_size: int) -> tf.Tensor:
     """Resize CIFAR-kind outputs when the model wants another input size than the data has."""
     if images.shape[-2] == image_size:
@@ -248,8 +211,8 @@ def train_pipeline(
     if steps < 1:
         raise UsageError(f"batch size {batch_size} exceeds the {source.num_train} training images")
     side = _side(source, image_size)
-    mean_v = _resolve_mean(source, mean, side, cache_dir)
-    pca = _resolve_pca(source, cache_dir) if pca_lighting else None
+    mean_v = statistics.source_mean(source, mean, side, cache_dir)
+    pca = statistics.source_pca(source, cache_dir) if pca_lighting else None
     augment_one = _augmenter(source, image_size, mean_v, pca, pca_lighting, augmentation, cutout)
     epoch0, step0 = start
     if source.lookup is not None:
@@ -309,7 +272,7 @@ def eval_pipeline(
     """One pass over ``source.test``, remainder kept: centre crop (float32 [B, S, S, 3], int32 [B])
     or, with ``ten_crop`` (§4.1), float32 [B, 10, S, S, 3]."""
     _check(batch_size, image_size, mean)
-    mean_v = _resolve_mean(source, mean, _side(source, image_size), cache_dir)
+    mean_v = statistics.source_mean(source, mean, _side(source, image_size), cache_dir)
 
     def view(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if source.kind == "cifar":

@@ -39,7 +39,10 @@ _NC = ("--cutout", "0")
 VARIANTS = {
     # The default recipe; cutout undone; then each older deviation undone (results/README.md).
     "default": Variant("the default recipe (batch norm, label smoothing, cutout, cosine, He init)"),
-    "no_cutout": Variant("no cutout (§4.1's crops and flips only)", _NC),
+    "no_cutout": Variant("no cutout (§4.1's crops, flips and PCA lighting only)", _NC),
+    "no_pca_lighting": Variant(
+        "no PCA lighting (§4.1's colour augmentation)", ("--no-pca-lighting",)
+    ),
     "lrn": Variant("LRN (§3.3) in place of batch norm", (*_NC, "--norm", "lrn")),
     "no_label_smoothing": Variant("no label smoothing", (*_NC, "--label-smoothing", "0")),
     "plateau": Variant(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 from alexnet_tf import cli
@@ -66,7 +67,11 @@ def build_parser():
     p.add_argument("--image-size", type=int)
     p.add_argument("--num-classes", type=int)
     p.add_argument("--num-examples", type=int, help="synthetic data: training examples")
-    p.add_argument("--pca-lighting", action="store_true", help="§4.1 PCA colour augmentation")
+    p.add_argument(
+        "--pca-lighting",
+        action=argparse.BooleanOptionalAction,
+        help="§4.1 PCA colour augmentation (default: on, except on synthetic data)",
+    )
     p.add_argument("--mean", default=c.mean, help="channel | image (§2: the mean image) | none")
     p.add_argument(
         "--strategy",

@@ -18,6 +18,7 @@ SMALL_FILES = ("metrics.json", "history.csv", "eval*.json")
 # recipe undone, then the chapters' ablations.
 TABLES = (
     ("Cutout, in the default recipe", ("default", "no_cutout"), "default"),
+    ("§4.1 PCA lighting, in the default recipe", ("default", "no_pca_lighting"), "default"),
     (
         "The recipe without cutout and each older deviation undone",
         ("no_cutout", "lrn", "no_label_smoothing", "plateau", "paper_init", "float32", "paper"),

@@ -35,7 +35,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from alexnet_tf import augment, chapter, data, evaluate, plots
+from alexnet_tf import augment, chapter, data, evaluate, plots, statistics
 
 s = chapter.settings()
 images, labels, classes = chapter.cifar_images(s, 8)
@@ -91,7 +91,7 @@ assert all(0 < n <= 16 * 16 for n in changed), changed  # one clipped square eac
 
 # %%
 sample, _, _ = chapter.cifar_images(s, 64 if s.fast else 5000)
-eigval, eigvec = augment.compute_pca(sample)
+eigval, eigvec = statistics.compute_pca(sample)
 print("eigenvalues (pixel scale 0..1):", np.round(eigval, 5))
 print("eigenvectors (columns):\n", np.round(eigvec, 3))
 assert eigval[0] >= eigval[1] >= eigval[2] > 0

@@ -4,6 +4,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -69,3 +70,10 @@ def write_image_folder(root: Path, val: str = "val") -> Path:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(content)
     return root
+
+
+def random_cov(seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 3x3 RGB covariance with known eigenvalues (0.04, 0.01, 0.0025) and eigenvectors."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    lam = np.array([0.04, 0.01, 0.0025])
+    return q @ np.diag(lam) @ q.T, lam, q

@@ -1,8 +1,9 @@
-"""Tests for alexnet_tf.augment: geometry, determinism, PCA lighting, normalisation, caches."""
+"""Tests for alexnet_tf.augment: geometry, determinism, PCA lighting, normalisation, composites."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import random_cov
 
 from alexnet_tf import augment as A
 
@@ -91,46 +92,6 @@ def test_ten_crop_geometry_and_order():
         np.testing.assert_array_equal(out[5 + i], patch[:, ::-1])
 
 
-def gaussian_pixels(cov: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.multivariate_normal([0.5, 0.4, 0.3], cov, size=n).astype(np.float32)
-
-
-def random_cov(seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
-    lam = np.array([0.04, 0.01, 0.0025])
-    return q @ np.diag(lam) @ q.T, lam, q
-
-
-def test_compute_pca_recovers_known_covariance():
-    cov, lam, q = random_cov()
-    pixels = gaussian_pixels(cov, 100 * 20 * 20)
-    images = pixels.reshape(100, 20, 20, 3)
-    eigval, eigvec = A.compute_pca(images)
-    assert eigval.shape == (3,) and eigvec.shape == (3, 3)
-    assert np.all(np.diff(eigval) < 0)  # descending
-    np.testing.assert_allclose(eigval, lam, rtol=0.05)
-    for i in range(3):  # columns are the eigenvectors, up to sign
-        assert abs(float(eigvec[:, i] @ q[:, i])) > 0.995
-    # Exactly the eigen-decomposition of the sample covariance.
-    ref_val, ref_vec = np.linalg.eigh(np.cov(pixels.astype(np.float64).T))
-    np.testing.assert_allclose(eigval, ref_val[::-1], rtol=1e-4)
-    np.testing.assert_allclose(np.abs(eigvec.T @ ref_vec[:, ::-1]), np.eye(3), atol=1e-3)
-    # Same answer from a list of images and from a dataset of (image, label).
-    from_list = A.compute_pca(list(images))
-    ds = tf.data.Dataset.from_tensor_slices((images, np.zeros(100, np.int32)))
-    from_ds = A.compute_pca(ds)
-    for other in (from_list, from_ds):
-        np.testing.assert_allclose(other[0], eigval, rtol=1e-4)
-
-
-def test_compute_pca_uint8_is_scaled_to_unit_range():
-    images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
-    a = A.compute_pca(images)
-    b = A.compute_pca(images.astype(np.float32) / 255.0)
-    np.testing.assert_allclose(a[0], b[0], rtol=1e-4)
-
-
 def test_pca_lighting_adds_one_vector_in_the_weighted_span():
     cov, lam, q = random_cov()
     image = tf.random.stateless_uniform([6, 7, 3], [5, 5])
@@ -156,36 +117,6 @@ def test_normalize_channel_and_mean_image():
     )
     mean_image = np.full([2, 2, 3], 0.25, np.float32)
     np.testing.assert_allclose(A.normalize(image, mean_image), np.full([2, 2, 3], 0.75))
-
-
-def test_compute_mean_image_of_constant_images():
-    images = [np.full([h, w, 3], v, np.uint8) for h, w, v in [(8, 10, 0), (12, 8, 255), (8, 8, 51)]]
-    mean = A.compute_mean_image(images, size=8)
-    assert mean.shape == (8, 8, 3) and mean.dtype == np.float32
-    np.testing.assert_allclose(mean, np.full([8, 8, 3], (0 + 1 + 0.2) / 3), atol=1e-5)
-    ds = tf.data.Dataset.from_tensor_slices(np.stack([images[2]] * 3))
-    np.testing.assert_allclose(A.compute_mean_image(ds, size=4), np.full([4, 4, 3], 0.2), atol=1e-5)
-
-
-def test_pca_and_mean_caches_round_trip(tmp_path):
-    images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
-    path = str(tmp_path / "sub" / "pca.npz")
-    first = A.load_or_compute_pca(path, lambda: images)
-    with np.load(path) as z:
-        np.testing.assert_array_equal(z["eigval"], first[0])
-
-    def boom():
-        raise AssertionError("must read the cache, not recompute")
-
-    again = A.load_or_compute_pca(path, boom)
-    np.testing.assert_array_equal(again[1], first[1])
-    (tmp_path / "sub" / "pca.npz").write_bytes(b"not an npz")  # corrupt cache: recomputed
-    np.testing.assert_allclose(A.load_or_compute_pca(path, lambda: images)[0], first[0])
-
-    mpath = str(tmp_path / "mean.npz")
-    mean = A.load_or_compute_mean_image(mpath, lambda: images, size=8)
-    np.testing.assert_array_equal(A.load_or_compute_mean_image(mpath, boom, size=8), mean)
-    np.testing.assert_allclose(mean, images.mean(0) / 255.0, atol=1e-5)
 
 
 def test_cifar_composites():

@@ -22,9 +22,19 @@ def test_cifar10_default_recipe_and_faithful_recipe():
         0.1,
         "cosine",
         0.05,
-        60,
+        80,  # a cap; the time budget decides
     )
     assert d.cutout == 16  # DeVries & Taylor's square for CIFAR-10
+    assert d.pca_lighting  # §4.1, as the paper, in both recipes and the ImageNet preset
+    assert resolve(TrainConfig(dataset="folder")).pca_lighting
+    assert not resolve(TrainConfig(dataset="synthetic")).pca_lighting
+    off = config_from_args(build_train_parser().parse_args(["--no-pca-lighting"]))
+    assert resolve(off).pca_lighting is False
+    on = config_from_args(build_train_parser().parse_args(["--pca-lighting"]))
+    assert (
+        on.pca_lighting is True
+        and config_from_args(build_train_parser().parse_args([])).pca_lighting is None
+    )
     assert (d.momentum, d.weight_decay, d.batch_size, d.dropout) == (0.9, 5e-4, 128, 0.5)  # §5
     assert d.precision == "auto" and d.pooling == "overlapping" and d.towers == 2
     p = resolve(TrainConfig(dataset="cifar10", recipe="paper"))
@@ -35,7 +45,7 @@ def test_cifar10_default_recipe_and_faithful_recipe():
         0.01,
         0.0,
     )
-    assert p.epochs == d.epochs and p.cutout == 0  # compared at one budget, §4.1 only
+    assert p.epochs == d.epochs and p.cutout == 0 and p.pca_lighting  # §4.1 only
     with pytest.raises(UsageError, match="cutout"):
         resolve(TrainConfig(cutout=-1))
     with pytest.raises(UsageError, match="time budget must be >= 0"):
@@ -71,8 +81,10 @@ def test_studies_run_without_cutout_and_the_default_with_it():
         args = build_train_parser().parse_args(experiments.flags(name))
         return resolve(config_from_args(args)).cutout
 
-    assert cutout("default") == 16
-    studies = set(experiments.VARIANTS) - {"default", "paper", "paper_no_lrn"}
+    assert cutout("default") == 16 and cutout("no_pca_lighting") == 16
+    args = build_train_parser().parse_args(experiments.flags("no_pca_lighting"))
+    assert resolve(config_from_args(args)).pca_lighting is False
+    studies = set(experiments.VARIANTS) - {"default", "no_pca_lighting", "paper", "paper_no_lrn"}
     assert {name: cutout(name) for name in studies} == dict.fromkeys(studies, 0)
 
 
