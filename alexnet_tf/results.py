@@ -72,6 +72,7 @@ def run_label(metrics: dict) -> str:
     c = metrics.get("config", {})
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
+    label += ", PCA lighting" if c.get("pca_lighting") else ""
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
     return label

@@ -234,7 +234,11 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
         )
         (path / "ckpt-epoch-0001.keras").write_bytes(b"big")  # never copied
 
-    finished(tmp_path / "main", [0.3, 0.12, 0.095], {"recipe": "default", "cutout": 16})
+    finished(
+        tmp_path / "main",
+        [0.3, 0.12, 0.095],
+        {"recipe": "default", "cutout": 16, "pca_lighting": True},
+    )
     finished(tmp_path / "old", [0.3, 0.2], {"recipe": "default", "cutout": 0}, 6_819_018)
     finished(tmp_path / "abl" / "default", [0.3, 0.15])
     finished(tmp_path / "abl" / "no_cutout", [0.3, 0.2])
@@ -244,7 +248,7 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
     )
     labels = [results.run_label(experiments.load(tmp_path / r)) for r in ("main", "old")]
     assert labels == [
-        "default recipe, 3 epochs, cutout 16",
+        "default recipe, 3 epochs, cutout 16, PCA lighting",
         "default recipe, 2 epochs, no cutout, 6.82M parameters",
     ]
     assert sorted(p.name for p in (tmp_path / "out" / "cifar10-default").iterdir()) == [
