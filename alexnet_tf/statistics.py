@@ -12,6 +12,7 @@ import tensorflow as tf
 from alexnet_tf.augment import (
     IMAGENET_EIGVAL,
     IMAGENET_EIGVEC,
+    Mean,
     center_crop,
     resize_shorter_side,
     to_float,
@@ -146,7 +147,7 @@ def _cache_path(cache_dir: str, source: Source, what: str) -> str:
     return os.path.join(cache_dir, f"{source.cache_key or source.name}_{what}.npz")
 
 
-def source_mean(source: Source, mean: str, side: int, cache_dir: str | None) -> str | np.ndarray:
+def source_mean(source: Source, mean: str, side: int, cache_dir: str | None) -> Mean:
     """§2: "channel"/"none" pass through; "image" becomes the training-set mean image."""
     if mean != "image":
         return mean
