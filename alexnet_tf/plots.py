@@ -17,14 +17,15 @@ def _plt():
     return plt
 
 
-def curves(runs: dict, key: str, *, ylabel: str, title: str, x: str = "epoch", hline=None):
+def curves(runs: dict, key: str, *, ylabel: str, title: str, x: str = "epoch", hline=None, ax=None):
     """One line per run: ``runs`` maps a label to its history (a list of per-epoch dicts).
 
     ``key`` is the plotted column (e.g. ``top1_error``, ``val_top1_error``); a label with
     "test" in it is drawn dashed. ``hline=(y, label)`` marks a target such as 25% error.
+    ``ax``: draw into these axes (a panel of a larger figure) instead of a new figure.
     """
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0)) if ax is None else (ax.figure, ax)
     for label, history in runs.items():
         xs = [row[x] / (60 if x == "elapsed_seconds" else 1) for row in history]
         ys = [100 * row[key] for row in history]
@@ -38,6 +39,11 @@ def curves(runs: dict, key: str, *, ylabel: str, title: str, x: str = "epoch", h
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def panels(ncols: int, *, figsize=(13.0, 5.0), sharey: bool = False):
+    """A figure of ``ncols`` side-by-side axes: ``(fig, axes)``."""
+    return _plt().subplots(1, ncols, figsize=figsize, sharey=sharey)
 
 
 def bars(values: dict, *, ylabel: str, title: str, fmt: str = "{:.1f}"):

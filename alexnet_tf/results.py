@@ -2,8 +2,8 @@
 
 ``python -m alexnet_tf.results --main-run runs/cifar10-default --ablations runs/ablations
 --out results`` copies each run's ``metrics.json``, ``history.csv``, ``eval*.json`` and
-``variant.json`` (never checkpoints), draws test accuracy against wall-clock time, and writes
-the ablation tables.
+``variant.json`` (never checkpoints), draws test accuracy against wall-clock time and epochs,
+and writes the ablation tables. ``--paper-run`` adds the faithful preset's full run.
 """
 
 from __future__ import annotations
@@ -46,24 +46,31 @@ def copy_small_files(run: Path, out: Path) -> list[str]:
     copied = []
     for pattern in SMALL_FILES:
         for f in sorted(run.glob(pattern)):
+            if (out / f.name).exists() and (out / f.name).samefile(f):
+                continue  # collecting a results folder in place: nothing to copy
             shutil.copy2(f, out / f.name)
             copied.append(f.name)
     return copied
 
 
 def accuracy_vs_time(runs: dict, path: Path) -> None:
-    """Test accuracy against wall-clock minutes, one line per run (label -> history)."""
+    """Test accuracy against wall-clock minutes (left) and epochs (right: the same curves
+    free of the host's speed), one line per run (label -> history)."""
     from alexnet_tf import plots
 
     curves = {k: [{**r, "acc": 1 - r["val_top1_error"]} for r in h] for k, h in runs.items()}
-    fig = plots.curves(
-        curves,
-        "acc",
-        x="elapsed_seconds",
-        ylabel="test top-1 accuracy (%)",
-        title="CIFAR-10 AlexNet: accuracy against training time (2-core CPU)",
-        hline=(0.9, "90%"),
-    )
+    fig, axes = plots.panels(2, sharey=True)
+    for ax, x, title in (
+        (axes[0], "elapsed_seconds", "against training time (2-core CPUs)"),
+        (axes[1], "epoch", "against epochs"),
+    ):
+        plots.curves(
+            curves, "acc", x=x, ylabel="test top-1 accuracy (%)", hline=(0.9, "90%"), ax=ax,
+            title=f"CIFAR-10 AlexNet: test accuracy {title}",
+        )  # fmt: skip
+    axes[0].set_ylim(25, 92)
+    axes[1].get_legend().remove()
+    fig.tight_layout()
     plots.save(fig, path)
 
 
@@ -76,15 +83,26 @@ def run_label(metrics: dict) -> str:
     label += ", PCA lighting" if c.get("pca_lighting") else ""
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
+    if metrics.get("machine"):  # runs from before it was recorded do not say
+        label += f", {metrics['machine']['cpu']}"
     return label
 
 
-def collect(main_run: Path, ablations: Path, out: Path, extra: tuple[Path, ...] = ()) -> str:
-    """Fill ``out`` from the runs (``extra``: earlier full runs, plotted only); returns the
-    markdown of the tables."""
+def collect(
+    main_run: Path,
+    ablations: Path,
+    out: Path,
+    extra: tuple[Path, ...] = (),
+    paper_run: Path | None = None,
+) -> str:
+    """Fill ``out`` from the runs (``extra``: earlier full runs, plotted only; ``paper_run``:
+    the faithful preset's full run, copied to ``cifar10-paper-recipe``); returns the markdown
+    of the tables."""
     copy_small_files(main_run, out / "cifar10-default")
+    if paper_run is not None:
+        copy_small_files(paper_run, out / "cifar10-paper-recipe")
     runs = {}
-    for run in (main_run, *extra):
+    for run in (main_run, *extra, *((paper_run,) if paper_run else ())):
         m = experiments.load(run)
         runs[run_label(m)] = m["history"]
     for name in sorted(experiments.VARIANTS):
@@ -107,6 +125,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--extra-run", action="append", default=[], help="an earlier full run to plot as well"
     )
+    p.add_argument("--paper-run", help="the faithful preset's full run (--recipe paper)")
     args = p.parse_args(argv)
 
     def go():
@@ -114,10 +133,11 @@ def main(argv=None) -> int:
 
         main_run = Path(args.main_run)
         extra = tuple(Path(r) for r in args.extra_run)
-        for run in (main_run, *extra):
+        paper = Path(args.paper_run) if args.paper_run else None
+        for run in (main_run, *extra, *((paper,) if paper else ())):
             if not (run / "metrics.json").exists():
                 raise UsageError(f"{run} holds no finished run (metrics.json)")
-        print(collect(main_run, Path(args.ablations), Path(args.out), extra))
+        print(collect(main_run, Path(args.ablations), Path(args.out), extra, paper))
 
     return cli.run(go)
 

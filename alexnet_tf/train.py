@@ -39,6 +39,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         data,
         distribute,
         loop,
+        machine,
         models,
         optim,
         precision,
@@ -236,6 +237,8 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         "skipped_images": source.skipped,
         "history": history,
         "config": dataclasses.asdict(c),
+        # Time to accuracy depends on the host (2x between this project's CPU machines).
+        "machine": {**machine.describe(), "policy": keras.mixed_precision.global_policy().name},
     }
     if chief:
         checkpoint.write_json(root / "metrics.json", metrics)

@@ -12,38 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from alexnet_tf.machine import describe  # noqa: E402
+
 
 def machine() -> dict:
-    import tensorflow as tf
-
-    cpu = "unknown"
-    flags = ""
-    if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and cpu == "unknown":
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line
-    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "bf16_hardware": "amx_bf16" in flags or "avx512_bf16" in flags}  # fmt: skip
+    info = describe()
     try:
         import torch
 
         info["torch"] = torch.__version__
     except ImportError:
         info["torch"] = None
-    gpus = tf.config.list_physical_devices("GPU")
-    info["gpus"] = [
-        tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
-    ]
     return info
 
 

@@ -234,7 +234,7 @@ def test_plots_count_and_scale():
 def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
     from alexnet_tf import callbacks, results
 
-    def finished(path, errors, config=None, params=None):
+    def finished(path, errors, config=None, params=None, machine=None):
         path.mkdir(parents=True)
         rows = ["epoch,loss,top1_error,val_top1_error,elapsed_seconds"]
         rows += [f"{i + 1},1.0,0.5,{e},{60.0 * (i + 1)}" for i, e in enumerate(errors)]
@@ -245,6 +245,8 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
         ]
         metrics = {"top1_error": errors[-1], "top5_error": 0.01, "epochs_completed": len(errors)}
         metrics.update(history=history, config=config or {}, parameters=params)
+        if machine:
+            metrics["machine"] = machine
         (path / "metrics.json").write_text(
             json.dumps({**metrics, "elapsed_seconds": 60.0 * len(errors)})
         )
@@ -259,19 +261,30 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
     finished(tmp_path / "abl" / "default", [0.3, 0.15])
     finished(tmp_path / "abl" / "no_cutout", [0.3, 0.2])
     finished(tmp_path / "abl" / "paper", [0.5, 0.4])
+    host = {"cpu": "AMD EPYC", "cores": 2}
+    finished(tmp_path / "faithful", [0.6, 0.35], {"recipe": "paper", "cutout": 0}, None, host)
+    out = tmp_path / "out"
     text = results.collect(
-        tmp_path / "main", tmp_path / "abl", tmp_path / "out", (tmp_path / "old",)
+        tmp_path / "main", tmp_path / "abl", out, (tmp_path / "old",), tmp_path / "faithful"
     )
-    labels = [results.run_label(experiments.load(tmp_path / r)) for r in ("main", "old")]
+    labels = [
+        results.run_label(experiments.load(tmp_path / r)) for r in ("main", "old", "faithful")
+    ]
     assert labels == [
         "default recipe, 3 epochs, cutout 16, PCA lighting",
         "default recipe, 2 epochs, no cutout, 6.82M parameters",
+        "paper recipe, 2 epochs, no cutout, AMD EPYC",
     ]
-    assert sorted(p.name for p in (tmp_path / "out" / "cifar10-default").iterdir()) == [
-        "history.csv",
-        "metrics.json",
-    ]
-    assert (tmp_path / "out" / "accuracy_vs_time.png").stat().st_size > 10_000
+    for run in ("cifar10-default", "cifar10-paper-recipe"):
+        assert sorted(p.name for p in (out / run).iterdir()) == ["history.csv", "metrics.json"]
+    assert experiments.load(out / "cifar10-paper-recipe")["machine"] == host
+    # A committed results folder is collected again in place (new plot, same files).
+    (out / "accuracy_vs_time.png").unlink()
+    again = results.collect(
+        out / "cifar10-default", out / "ablations", out, (), out / "cifar10-paper-recipe"
+    )
+    assert again == text and experiments.load(out / "cifar10-default")["top1_error"] == 0.095
+    assert (out / "accuracy_vs_time.png").stat().st_size > 10_000
     assert "`paper`" in text and "60.00%" in text and "-20.00" in text  # paper vs no_cutout
     assert "| 80.00% | 99.00% | 2.0 | -5.00 |" in text  # no_cutout vs default
     history = experiments.load(tmp_path / "main")["history"]

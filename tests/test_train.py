@@ -8,6 +8,9 @@ import sys
 import pytest
 from conftest import REPO, run_module
 
+from alexnet_tf.machine import cpu_model
+from alexnet_tf.precision import cpu_has_bf16
+
 SMALL = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--quiet"]
 
 
@@ -40,6 +43,10 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
     assert m["images_per_second"] > 0 and m["parameters"] == 7_565_738
     assert m["history"][0]["epoch"] == 1 and "val_top1_error" in m["history"][0]
     assert "elapsed_seconds" in m["history"][0] and isinstance(m["seconds_to_test_top1"], dict)
+    # The host, which time to accuracy depends on; the CIFAR preset's precision is "auto".
+    host = m["machine"]
+    assert host["cpu"] == cpu_model() and host["cores"] == os.cpu_count() and host["gpus"] == []
+    assert host["policy"] == ("mixed_bfloat16" if cpu_has_bf16() else "float32")
     for name in (
         "model.keras",
         "history.csv",

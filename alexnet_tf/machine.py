@@ -1,0 +1,37 @@
+"""What a run ran on: CPU model, cores, GPUs, bfloat16 support (time-to-accuracy depends on it)."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from alexnet_tf.precision import cpu_has_bf16
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown" where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def describe() -> dict:
+    """The machine in a few fields, recorded in metrics.json and benchmarks.json."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "bf16_hardware": cpu_has_bf16(),
+        "gpus": [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ],
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+    }
