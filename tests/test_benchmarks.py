@@ -6,7 +6,7 @@ import pytest
 
 from alexnet_tf import flops
 from alexnet_tf.models import build_model
-from benchmarks import measure, peers, report, towers
+from benchmarks import measure, peers, report, step_parts, towers
 
 
 def test_flops_of_the_paper_network():
@@ -83,3 +83,19 @@ def test_towers_benchmark_reports_all_variants(tmp_path, capsys):
     assert all(r["images_per_second"] > 0 and r["xla"] is False for r in result["results"])
     text = capsys.readouterr().out
     assert "split towers / keras groups" in text and "split towers / no towers" in text
+
+
+def test_step_parts_reports_each_change_against_the_ceiling(tmp_path, capsys):
+    out = tmp_path / "parts.json"
+    args = ["--precision", "float32", "--batch-size", "2", "--steps", "1", "--matmul-size", "64"]
+    assert step_parts.main([*args, "--parts", "recipe", "fc4096", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    recipe, wide = result["rows"]
+    assert [recipe["part"], wide["part"]] == ["recipe", "fc4096"] and result["ceiling_gflops"] > 0
+    # The FLOP/s are the counted FLOPs over the measured time: 1.312 vs 1.482 GFLOP per image.
+    for row, gflop in ((recipe, 1.312), (wide, 1.482)):
+        rate = row["images_per_second"] * gflop
+        assert row["gflops_per_second"] == pytest.approx(rate, rel=1e-3)
+        frac = row["gflops_per_second"] / result["ceiling_gflops"]
+        assert row["fraction_of_ceiling"] == pytest.approx(frac, rel=1e-6)
+    assert "of the ceiling" in capsys.readouterr().out
