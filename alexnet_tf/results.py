@@ -69,8 +69,11 @@ def accuracy_vs_time(runs: dict, path: Path) -> None:
             title=f"CIFAR-10 AlexNet: test accuracy {title}",
         )  # fmt: skip
     axes[0].set_ylim(25, 92)
-    axes[1].get_legend().remove()
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        ax.get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     plots.save(fig, path)
 
 
@@ -84,7 +87,7 @@ def run_label(metrics: dict) -> str:
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
     if metrics.get("machine"):  # runs from before it was recorded do not say
-        label += f", {metrics['machine']['cpu']}"
+        label += ", " + metrics["machine"]["cpu"].replace("(R)", "").replace(" Processor", "")
     return label
 
 

@@ -43,7 +43,7 @@ PARTS = {
 }
 
 
-def step_seconds(model, batch, steps: int, warmup: int = 2) -> float:
+def step_seconds(model, batch, steps: int, warmup: int = 5) -> float:
     """Median seconds of one training step (the paper's SGD) on ``batch``."""
     model.compile(PaperSGD(0.01), SparseCrossentropy(0.1), jit_compile=False)
     x, y = batch
