@@ -147,25 +147,46 @@ def _sub_mean_image(image: tf.Tensor, mean: Mean) -> tf.Tensor:
 
 
 def cifar_train(
-    image_uint8: tf.Tensor, seed: tf.Tensor, *, pca=None, mean: Mean = "channel"
+    image_uint8: tf.Tensor,
+    seed: tf.Tensor,
+    *,
+    pca=None,
+    mean: Mean = "channel",
+    crop: int | None = None,
 ) -> tf.Tensor:
-    """CIFAR training view: pad 4 + random crop back + flip (+ PCA lighting) + normalise."""
+    """CIFAR training view: pad 4 + random crop back (or, with ``crop``, §4.1's random
+    ``crop`` x ``crop`` patch, no padding) + flip (+ PCA lighting) + normalise."""
     s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
     image = _sub_mean_image(image_uint8, mean)
-    image = random_flip(pad_and_random_crop(image, 4, s[0]), s[1])
+    if crop:  # §4.1: "extracting random 224x224 patches ... from the 256x256 images"
+        image = random_crop(image, crop, s[0])
+    else:
+        image = pad_and_random_crop(image, 4, s[0])
+    image = random_flip(image, s[1])
     if pca is not None:
         image = pca_lighting(image, s[2], pca[0], pca[1])
     return _standardize(image, mean, CIFAR10_MEAN, CIFAR10_STD)
 
 
-def cifar_eval(image_uint8: tf.Tensor, *, mean: Mean = "channel") -> tf.Tensor:
-    """CIFAR evaluation view: the whole 32x32 image, normalised."""
-    return _standardize(_sub_mean_image(image_uint8, mean), mean, CIFAR10_MEAN, CIFAR10_STD)
-
-
-def cifar_ten_crop(image_uint8: tf.Tensor, *, mean: Mean = "channel") -> tf.Tensor:
-    """CIFAR ten-crop view [10, 32, 32, 3]: pad 2 on each side, then ten_crop of 32."""
+def cifar_eval(
+    image_uint8: tf.Tensor, *, mean: Mean = "channel", crop: int | None = None
+) -> tf.Tensor:
+    """CIFAR evaluation view: the whole 32x32 image (or its centre ``crop`` patch), normalised."""
     image = _sub_mean_image(image_uint8, mean)
+    if crop:
+        image = center_crop(image, crop)
+    return _standardize(image, mean, CIFAR10_MEAN, CIFAR10_STD)
+
+
+def cifar_ten_crop(
+    image_uint8: tf.Tensor, *, mean: Mean = "channel", crop: int | None = None
+) -> tf.Tensor:
+    """CIFAR ten-crop view [10, S, S, 3]: pad 2 on each side, then ten_crop of 32 (or, with
+    ``crop``, §4.1's ten patches exactly: corners and centre of the 32x32 image, mirrored)."""
+    image = _sub_mean_image(image_uint8, mean)
+    if crop:
+        crops = ten_crop(image, crop)
+        return _standardize(crops, mean, CIFAR10_MEAN, CIFAR10_STD)
     size = image.shape[0] or 32
     crops = ten_crop(tf.pad(image, [[2, 2], [2, 2], [0, 0]]), size)
     return _standardize(crops, mean, CIFAR10_MEAN, CIFAR10_STD)

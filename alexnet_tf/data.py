@@ -122,6 +122,12 @@ def _side(source: Source, image_size: int) -> int:
     return max(256, image_size)
 
 
+def _cifar_crop(source: Source, image_size: int) -> int | None:
+    """§4.1 on CIFAR: a model smaller than the images takes crops of them (28 of 32 is 224 of
+    256), not a resized image; larger models get the image resized (``_fit``)."""
+    return image_size if image_size < _side(source, image_size) else None
+
+
 def _fit(images: tf.Tensor, image_size: int) -> tf.Tensor:
     """Resize CIFAR-kind outputs when the model wants another input size than the data has."""
     if images.shape[-2] == image_size:
@@ -141,14 +147,17 @@ def _augmenter(
     """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view
     (then a ``cutout`` square, if > 0), or with ``augment_=False`` the evaluation view."""
 
+    crop = _cifar_crop(source, image_size) if source.kind == "cifar" else None
+
     def augment_one(image, label, ex_seed):
         if not augment_:
             if source.kind == "cifar":
-                out = _fit(augment.cifar_eval(image, mean=mean_v), image_size)
+                out = _fit(augment.cifar_eval(image, mean=mean_v, crop=crop), image_size)
             else:
                 out = augment.imagenet_eval(image, crop=image_size, mean=mean_v)
         elif source.kind == "cifar":
-            out = _fit(augment.cifar_train(image, ex_seed, pca=pca, mean=mean_v), image_size)
+            view = augment.cifar_train(image, ex_seed, pca=pca, mean=mean_v, crop=crop)
+            out = _fit(view, image_size)
         else:
             out = augment.imagenet_train(
                 image, ex_seed, crop=image_size, mean=mean_v, pca=pca, lighting=pca_lighting
@@ -274,10 +283,12 @@ def eval_pipeline(
     _check(batch_size, image_size, mean)
     mean_v = statistics.source_mean(source, mean, _side(source, image_size), cache_dir)
 
+    crop = _cifar_crop(source, image_size) if source.kind == "cifar" else None
+
     def view(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if source.kind == "cifar":
             fn = augment.cifar_ten_crop if ten_crop else augment.cifar_eval
-            out = _fit(fn(image, mean=mean_v), image_size)
+            out = _fit(fn(image, mean=mean_v, crop=crop), image_size)
         else:
             fn = augment.imagenet_ten_crop if ten_crop else augment.imagenet_eval
             out = fn(image, crop=image_size, mean=mean_v)

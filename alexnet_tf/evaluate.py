@@ -85,6 +85,30 @@ def load_trained(workdir: Path, checkpoint_path: str | None = None):
     return model, config
 
 
+def at_input_size(model, size: int):
+    """``model`` rebuilt for ``size`` x ``size`` inputs with the same weights.
+
+    A CIFAR-10 model trained on §4.1's 28x28 crops can so be tested on the whole 32x32 image:
+    both reach conv5's pooling as 4x4 maps, so fc6 sees inputs of the same shape.
+    """
+    from alexnet_tf.errors import UsageError
+
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            shape = layer["config"]["batch_shape"]
+            layer["config"]["batch_shape"] = [shape[0], size, size, shape[-1]]
+    try:
+        copy = model.__class__.from_config(config)
+        copy.set_weights(model.get_weights())
+    except ValueError:
+        raise UsageError(
+            f"{model.name} cannot take {size}x{size} images: its fully connected layers were "
+            f"built for the feature maps of {model.input_shape[1]}x{model.input_shape[2]} inputs"
+        ) from None
+    return copy
+
+
 def build_parser():
     p = cli.Parser(
         prog="python -m alexnet_tf.evaluate", description="Top-1/top-5 error of a trained AlexNet."
@@ -100,6 +124,11 @@ def build_parser():
         action="store_true",
         help="CIFAR-10 from ../shared/data: the 1,017 bit-exact original test images against "
         "the same rows of the JPEG-rebuilt copy",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        help="test at this input size with the same weights (default: the size it trained at)",
     )
     p.add_argument("--batch-size", type=int, default=100)
     return p
@@ -126,7 +155,9 @@ def exact_prefix(model, data_dir: str | None, batch_size: int, mean: str = "chan
     out = {"images": int(len(labels))}
     for name, images in (("exact", exact), ("rebuilt", rebuilt[rows])):
         ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        ds = ds.map(lambda x, y: (augment.cifar_eval(x, mean=mean), y)).batch(batch_size)
+        crop = model.input_shape[1] if model.input_shape[1] < images.shape[1] else None
+        view = lambda x, y, c=crop: (augment.cifar_eval(x, mean=mean, crop=c), y)  # noqa: E731
+        ds = ds.map(view).batch(batch_size)
         out[name] = evaluate(model, ds)
     out["agreement_note"] = "same rows, same labels; only the pixels differ (JPEG loss)"
     return out
@@ -142,6 +173,10 @@ def run_evaluation(args) -> dict:
     if args.batch_size <= 0:
         raise UsageError(f"batch size must be positive, got {args.batch_size}")
     model, config = load_trained(workdir, args.checkpoint)
+    if args.image_size is not None and args.image_size != model.input_shape[1]:
+        if args.image_size <= 0:
+            raise UsageError(f"image size must be positive, got {args.image_size}")
+        model = at_input_size(model, args.image_size)
     dataset = args.dataset or config.get("dataset")
     if dataset is None:
         raise UsageError("--dataset is required: the workdir does not say what it was trained on")
@@ -184,6 +219,7 @@ def run_evaluation(args) -> dict:
         **evaluate(model, ds, ten_crop=args.ten_crop, flip=args.flip),
     }
     suffix = ("_ten_crop" if args.ten_crop else "") + ("_flip" if args.flip else "")
+    suffix += f"_size{image_size}" if args.image_size else ""
     out = workdir / f"eval{suffix}.json"
     checkpoint.write_json(out, result)
     print(

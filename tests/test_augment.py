@@ -136,6 +136,28 @@ def test_cifar_composites():
     np.testing.assert_allclose(A.cifar_eval(image, mean=mean_image), A.to_float(image) - 0.5)
 
 
+def test_cifar_crops_are_section_4_1_patches_not_padded_shifts():
+    # 28 of 32 is §4.1's 224 of 256: a window inside the image, no zero padding, and at test
+    # time the centre window and the ten patches of the unpadded image.
+    image = coord_image(32, 32)
+    seen = set()
+    for i in range(20):
+        out = A.cifar_train(image, tf.constant([i, 7], tf.int64), mean="none", crop=28)
+        assert out.shape == (28, 28, 3)
+        ys, xs = np.asarray(out[..., 0]), np.asarray(out[..., 1])
+        top = int(ys.min())
+        assert 0 <= top <= 4 and int(ys.max()) == top + 27  # a window, nothing padded
+        assert int(xs.min()) >= 0 and int(xs.max()) <= 31
+        seen.add((top, int(xs.min())))
+    assert len(seen) > 5  # positions vary with the seed
+    ev = A.cifar_eval(image, mean="none", crop=28)
+    np.testing.assert_array_equal(ev[..., 0][:, 0], np.arange(2, 30))  # the centre window
+    ten = A.cifar_ten_crop(image, mean="none", crop=28)
+    assert ten.shape == (10, 28, 28, 3)
+    np.testing.assert_array_equal(ten[4], ev)
+    assert [int(ten[k, 0, 0, 2]) for k in range(4)] == [0, 4, 4 * 32, 4 * 32 + 4]  # corners
+
+
 def test_imagenet_composites():
     image = tf.cast(tf.random.stateless_uniform([256, 300, 3], [2, 2], 0, 256, tf.int32), tf.uint8)
     out = A.imagenet_train(image, S1)

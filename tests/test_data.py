@@ -236,6 +236,14 @@ def test_cifar_pipelines(tmp_path):
     assert ten.shape == (4, 10, 32, 32, 3)
     up = next(iter(data.eval_pipeline(src, 2, image_size=48, mean="none")))[0]
     assert up.shape == (2, 48, 48, 3)
+    # A model smaller than the images gets §4.1's crops of them, not a resized image.
+    x28 = next(iter(data.train_pipeline(src, 4, image_size=28)))[0]
+    assert x28.shape == (4, 28, 28, 3)
+    full = next(iter(data.eval_pipeline(src, 2, image_size=32)))[0]
+    centre = next(iter(data.eval_pipeline(src, 2, image_size=28)))[0]
+    np.testing.assert_allclose(centre, full[:, 2:30, 2:30], atol=1e-6)
+    ten = next(iter(data.eval_pipeline(src, 2, image_size=28, ten_crop=True)))[0]
+    np.testing.assert_allclose(ten[:, 0], full[:, :28, :28], atol=1e-6)
 
 
 def test_cifar10_local_through_pipelines(tmp_path, no_keras_cache):

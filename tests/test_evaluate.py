@@ -1,0 +1,28 @@
+"""alexnet_tf.evaluate.at_input_size: a trained model tested at another input size."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet_tf import models
+from alexnet_tf.errors import UsageError
+from alexnet_tf.evaluate import at_input_size
+
+
+def test_a_28_pixel_model_tests_on_32_with_the_same_weights():
+    # Trained on §4.1's 28x28 crops, tested on the whole 32x32 image: both reach fc6 as 4x4
+    # maps, so the copy is the network a 32x32 build with these weights would be.
+    small = models.alexnet_cifar(input_size=28, norm="batch", seed=1)
+    big = at_input_size(small, 32)
+    assert big.input_shape == (None, 32, 32, 3) and big.name == small.name
+    reference = models.alexnet_cifar(input_size=32, norm="batch", seed=2)
+    reference.set_weights(small.get_weights())
+    x = tf.random.stateless_normal([2, 32, 32, 3], [3, 4])
+    np.testing.assert_allclose(big(x), reference(x), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(big(x), models.alexnet_cifar(input_size=32, norm="batch", seed=2)(x))
+
+
+def test_a_size_whose_maps_do_not_fit_fc6_is_one_clear_error():
+    small = models.alexnet_cifar(input_size=28, norm="batch", seed=1)
+    with pytest.raises(UsageError, match="cannot take 24x24 images.*28x28 inputs"):
+        at_input_size(small, 24)
