@@ -84,6 +84,8 @@ def run_label(metrics: dict) -> str:
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
     label += ", PCA lighting" if c.get("pca_lighting") else ""
+    size = c.get("image_size")
+    label += f", {size}x{size} crops" if size and size < 32 else ""  # §4.1's crops of 32x32
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
     if metrics.get("machine"):  # runs from before it was recorded do not say
