@@ -16,7 +16,7 @@ import tensorflow as tf
 from alexnet_tf import data, flops
 from alexnet_tf.errors import DataError
 from alexnet_tf.models import ARCHITECTURES, build_model
-from benchmarks import peers
+from benchmarks import peers, timing
 
 
 def matmul_flops(n: int = 4096, repeats: int = 10, dtype=tf.float32) -> float:
@@ -55,12 +55,7 @@ def ours_train_rate(model_name: str, batch, steps: int, precision="float32", tow
     model = build_model(model_name, towers=towers)
     keras.mixed_precision.set_global_policy("float32")
     model.compile(PaperSGD(0.01), SparseCrossentropy(), jit_compile=False)
-    x, y = batch
-    model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    return steps * len(x) / (time.perf_counter() - start)
+    return timing.images_per_second(model, batch, steps)
 
 
 def training(model_name: str, batch_size: int, steps: int, bf16: bool, torch_threads: int) -> dict:

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_tf.models import Architecture
+from benchmarks import timing
 
 
 def naive_keras(arch: Architecture, num_classes: int, towers: bool = True) -> keras.Model:
@@ -49,13 +50,7 @@ def keras_train_rate(model, batch, steps: int, *, jit="auto", warmup: int = 1) -
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit,
     )
-    x, y = batch
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    return steps * len(x) / (time.perf_counter() - start)
+    return timing.images_per_second(model, batch, steps, warmup)
 
 
 def torch_available() -> bool:
