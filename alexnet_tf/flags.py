@@ -64,7 +64,11 @@ def build_parser():
         type=int,
         help="zero a random NxN square of each training image (0: off; DeVries & Taylor 2017)",
     )
-    p.add_argument("--image-size", type=int)
+    p.add_argument(
+        "--image-size",
+        type=int,
+        help="the model's input side (CIFAR-10 below 32: §4.1's random crops of that size)",
+    )
     p.add_argument("--num-classes", type=int)
     p.add_argument("--num-examples", type=int, help="synthetic data: training examples")
     p.add_argument(
