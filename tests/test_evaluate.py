@@ -9,10 +9,14 @@ from alexnet_tf.errors import UsageError
 from alexnet_tf.evaluate import at_input_size
 
 
-def test_a_28_pixel_model_tests_on_32_with_the_same_weights():
+@pytest.fixture(scope="module")
+def small():
+    return models.alexnet_cifar(input_size=28, norm="batch", seed=1)
+
+
+def test_a_28_pixel_model_tests_on_32_with_the_same_weights(small):
     # Trained on §4.1's 28x28 crops, tested on the whole 32x32 image: both reach fc6 as 4x4
     # maps, so the copy is the network a 32x32 build with these weights would be.
-    small = models.alexnet_cifar(input_size=28, norm="batch", seed=1)
     big = at_input_size(small, 32)
     assert big.input_shape == (None, 32, 32, 3) and big.name == small.name
     reference = models.alexnet_cifar(input_size=32, norm="batch", seed=2)
@@ -22,7 +26,6 @@ def test_a_28_pixel_model_tests_on_32_with_the_same_weights():
     assert not np.allclose(big(x), models.alexnet_cifar(input_size=32, norm="batch", seed=2)(x))
 
 
-def test_a_size_whose_maps_do_not_fit_fc6_is_one_clear_error():
-    small = models.alexnet_cifar(input_size=28, norm="batch", seed=1)
+def test_a_size_whose_maps_do_not_fit_fc6_is_one_clear_error(small):
     with pytest.raises(UsageError, match="cannot take 24x24 images.*28x28 inputs"):
         at_input_size(small, 24)
