@@ -125,7 +125,8 @@ def _side(source: Source, image_size: int) -> int:
 def _cifar_crop(source: Source, image_size: int) -> int | None:
     """§4.1 on CIFAR: a model smaller than the images takes crops of them (28 of 32 is 224 of
     256), not a resized image; larger models get the image resized (``_fit``)."""
-    return image_size if image_size < _side(source, image_size) else None
+    small = source.kind == "cifar" and image_size < _side(source, image_size)
+    return image_size if small else None
 
 
 def _fit(images: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -147,7 +148,7 @@ def _augmenter(
     """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view
     (then a ``cutout`` square, if > 0), or with ``augment_=False`` the evaluation view."""
 
-    crop = _cifar_crop(source, image_size) if source.kind == "cifar" else None
+    crop = _cifar_crop(source, image_size)
 
     def augment_one(image, label, ex_seed):
         if not augment_:
@@ -283,7 +284,7 @@ def eval_pipeline(
     _check(batch_size, image_size, mean)
     mean_v = statistics.source_mean(source, mean, _side(source, image_size), cache_dir)
 
-    crop = _cifar_crop(source, image_size) if source.kind == "cifar" else None
+    crop = _cifar_crop(source, image_size)
 
     def view(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if source.kind == "cifar":

@@ -153,11 +153,14 @@ def exact_prefix(model, data_dir: str | None, batch_size: int, mean: str = "chan
     if not np.array_equal(rebuilt_labels[rows], labels):
         raise UsageError("the exact-prefix labels differ from test_batch's: not the same images")
     out = {"images": int(len(labels))}
+    size = model.input_shape[1]
+    crop = size if size < exact.shape[1] else None  # a model trained on §4.1's crops
+
+    def view(x, y):
+        return augment.cifar_eval(x, mean=mean, crop=crop), y
+
     for name, images in (("exact", exact), ("rebuilt", rebuilt[rows])):
-        ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        crop = model.input_shape[1] if model.input_shape[1] < images.shape[1] else None
-        view = lambda x, y, c=crop: (augment.cifar_eval(x, mean=mean, crop=c), y)  # noqa: E731
-        ds = ds.map(view).batch(batch_size)
+        ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(view).batch(batch_size)
         out[name] = evaluate(model, ds)
     out["agreement_note"] = "same rows, same labels; only the pixels differ (JPEG loss)"
     return out

@@ -42,9 +42,8 @@ def main(argv=None) -> int:
     with strategy.scope():
         model = build_model(args.model)
         model.compile(PaperSGD(0.01), SparseCrossentropy(), jit_compile=False)
-    # One fit: the clock starts after the warm-up steps (tracing), inside it. A second fit
-    # call would time its own setup of the distributed iterator too, which on the AMD host
-    # made 10 steps of 2 replicas read 31 images/s against 124 over 20 steps.
+    # One fit: the clock starts inside it, after the warm-up steps (tracing). A second fit
+    # call would also time its own setup of a new distributed iterator.
     warmup, marks = 2, {}
     clock = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: marks.setdefault(batch, time.perf_counter())
