@@ -186,9 +186,8 @@ def cifar_ten_crop(
     image = _sub_mean_image(image_uint8, mean)
     if crop:
         crops = ten_crop(image, crop)
-        return _standardize(crops, mean, CIFAR10_MEAN, CIFAR10_STD)
-    size = image.shape[0] or 32
-    crops = ten_crop(tf.pad(image, [[2, 2], [2, 2], [0, 0]]), size)
+    else:
+        crops = ten_crop(tf.pad(image, [[2, 2], [2, 2], [0, 0]]), image.shape[0] or 32)
     return _standardize(crops, mean, CIFAR10_MEAN, CIFAR10_STD)
 
 

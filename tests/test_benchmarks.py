@@ -1,6 +1,7 @@
 """Benchmarks run at tiny sizes and report what they promise (never asserting a speed)."""
 
 import json
+import time
 
 import pytest
 
@@ -28,8 +29,6 @@ def test_timing_leaves_warm_up_untimed_and_counts_every_image():
         calls = 0
 
         def train_on_batch(self, x, y):
-            import time
-
             self.calls += 1
             time.sleep(0.2 if self.calls == 1 else 0.01)
 
