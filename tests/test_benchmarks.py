@@ -3,11 +3,12 @@
 import json
 import time
 
+import numpy as np
 import pytest
 
 from alexnet_tf import flops
 from alexnet_tf.models import build_model
-from benchmarks import measure, peers, report, step_parts, timing, towers
+from benchmarks import layer_times, measure, peers, report, step_parts, timing, towers
 
 
 def test_flops_of_the_paper_network():
@@ -117,3 +118,39 @@ def test_step_parts_reports_each_change_against_the_ceiling(tmp_path, capsys):
         frac = row["gflops_per_second"] / result["ceiling_gflops"]
         assert row["fraction_of_ceiling"] == pytest.approx(frac, rel=1e-6)
     assert "of the ceiling" in capsys.readouterr().out
+
+
+def test_layer_times_account_for_every_layer_and_its_flops(tmp_path, capsys):
+    out = tmp_path / "layers.json"
+    args = ["--model", "cnn4", "--batch-size", "2", "--steps", "1", "--warmup", "1"]
+    assert layer_times.main([*args, "--matmul-size", "64", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    model = layer_times.build("cnn4", "float32")
+    names = [la.name for la in model.layers[1:]]  # every layer after the input, in order
+    rows = {r["layer"]: r for r in result["rows"]}
+    assert list(rows) == names and result["step_ms"] > 0
+    assert result["layers_ms"] == pytest.approx(sum(r["ms"] for r in rows.values()))
+    # FLOP/s only where there are matmuls: conv1 runs no input gradient (2x its forward
+    # FLOPs), every other conv and dense layer 3x.
+    counted = {c.name: c.forward_flops for c in flops.layer_costs(model)}
+    assert {n for n, r in rows.items() if "gflops_per_second" in r} == set(counted)
+    for name, r in rows.items():
+        assert r["share"] == pytest.approx(r["ms"] / result["step_ms"])
+        if name in counted:
+            times = 2 if name == "conv1" else 3
+            rate = counted[name] * times * 2 / (r["ms"] / 1e3) / 1e9
+            assert r["gflops_per_second"] == pytest.approx(rate, rel=1e-6)
+    text = capsys.readouterr().out
+    assert "| conv2 |" in text and "| all convolution |" in text and "whole training step" in text
+    # What is timed per layer: the forward pass (a convolution's gradients do not need it, so
+    # it must be an output or TensorFlow prunes it) and the gradients a training step needs.
+    conv1, conv2 = model.get_layer("conv1"), model.get_layer("conv2")
+    step, x = layer_times.layer_step(conv2, 2, first=False)
+    y, grads = step(x)
+    np.testing.assert_allclose(y, conv2(x), rtol=1e-5, atol=1e-5)
+    assert [g.shape for g in grads] == [conv2.kernel.shape, conv2.bias.shape, x.shape]
+    step1, x1 = layer_times.layer_step(conv1, 2, first=True)
+    assert len(step1(x1)[1]) == 2  # the kernel's and bias's: the data needs no gradient
+    # The preset's layers: the CIFAR-10 network is measured with batch norm, not LRN.
+    cifar = [la.name for la in layer_times.build("alexnet_cifar", "float32").layers]
+    assert "bn1" in cifar and "lrn1" not in cifar
