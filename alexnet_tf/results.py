@@ -86,6 +86,7 @@ def run_label(metrics: dict) -> str:
     label += ", PCA lighting" if c.get("pca_lighting") else ""
     size = c.get("image_size")
     label += f", {size}x{size} crops" if size and size < 32 else ""  # §4.1's crops of 32x32
+    label += ", §5's N(0, 0.01) init" if c.get("init") == "paper" else ""  # He init otherwise
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
     if metrics.get("machine"):  # runs from before it was recorded do not say
