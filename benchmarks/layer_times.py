@@ -36,11 +36,12 @@ from benchmarks.measure import matmul_flops  # noqa: E402
 PRESET_OF = {"alexnet": "imagenet2012", "alexnet_cifar": "cifar10"}
 
 
-def build(model_name: str, precision: str) -> keras.Model:
-    """The network with its preset's normalisation and init (the builder's own for models
-    without a preset), at ``precision``."""
+def build(model_name: str, precision: str, norm: str | None = None) -> keras.Model:
+    """The network with its preset's normalisation (or ``norm``) and init (the builder's own
+    for models without a preset), at ``precision``."""
     preset = PRESETS[PRESET_OF[model_name]] if model_name in PRESET_OF else {}
     kwargs = {k: preset[k] for k in ("norm", "init") if k in preset}
+    kwargs.update({"norm": norm} if norm else {})
     keras.mixed_precision.set_global_policy(precision)
     try:
         return models.build_model(model_name, **kwargs)
@@ -98,11 +99,12 @@ def measure(
     steps: int,
     matmul_size: int = 4096,
     warmup: int = 3,
+    norm: str | None = None,
 ) -> dict:
     """The whole step and every layer of ``model_name``: milliseconds, shares, FLOP/s."""
     dtype = tf.bfloat16 if "bfloat16" in precision else tf.float32
     ceiling = matmul_flops(matmul_size, repeats=3, dtype=dtype)
-    model = build(model_name, precision)
+    model = build(model_name, precision, norm)
     model.compile(PaperSGD(0.01), SparseCrossentropy(), jit_compile=False)
     rng = np.random.default_rng(0)
     batch = (  # random images and labels of the model's own input size and classes
@@ -128,6 +130,7 @@ def measure(
     total = sum(r["ms"] for r in rows)
     return {
         "model": model_name,
+        "norm": norm or "the preset's",
         "precision": precision,
         "batch_size": batch_size,
         "ceiling_gflops": ceiling / 1e9,
@@ -168,6 +171,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="alexnet", choices=sorted(models.BUILDERS))
     p.add_argument("--precision", default="float32", help="a Keras dtype policy")
+    p.add_argument("--norm", choices=("lrn", "batch", "none"), help="default: the preset's")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3, help="untimed calls before the timed ones")
@@ -175,7 +179,13 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
     result = measure(
-        args.model, args.precision, args.batch_size, args.steps, args.matmul_size, args.warmup
+        args.model,
+        args.precision,
+        args.batch_size,
+        args.steps,
+        args.matmul_size,
+        args.warmup,
+        args.norm,
     )
     print(
         f"{args.model}, {args.precision}, batch {args.batch_size}: matmul ceiling "

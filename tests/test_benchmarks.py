@@ -154,3 +154,4 @@ def test_layer_times_account_for_every_layer_and_its_flops(tmp_path, capsys):
     # The preset's layers: the CIFAR-10 network is measured with batch norm, not LRN.
     cifar = [la.name for la in layer_times.build("alexnet_cifar", "float32").layers]
     assert "bn1" in cifar and "lrn1" not in cifar
+    assert "lrn1" in [la.name for la in layer_times.build("alexnet_cifar", "float32", "lrn").layers]
