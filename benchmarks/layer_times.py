@@ -19,7 +19,6 @@ import json
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -74,13 +73,8 @@ def layer_step(layer, batch_size: int, first: bool):
 def layer_seconds(layer, batch_size: int, first: bool, steps: int, warmup: int = 3) -> float:
     """Median seconds of ``layer``'s forward + the backward a training step runs through it."""
     step, x = layer_step(layer, batch_size, first)
-    times = []
-    for i in range(warmup + steps):
-        start = time.perf_counter()
-        step(x)  # eager calls of a tf.function run synchronously on the CPU
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    # eager calls of a tf.function run synchronously on the CPU
+    return statistics.median(timing.call_seconds(lambda: step(x), steps, warmup))
 
 
 def kind(layer) -> str:
