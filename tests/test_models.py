@@ -166,7 +166,7 @@ def test_overfits_one_small_batch():
     model = build_model("alexnet_cifar", seed=0, dropout=0.0)
     model.compile(PaperSGD(0.01), SparseCrossentropy())
     start = float(model.evaluate(x, y, verbose=0))
-    for _ in range(80):
+    for _ in range(50):  # measured: 0.0025x the start after 50 steps, 0.085x after 40
         model.train_on_batch(x, y)
     end = float(model.evaluate(x, y, verbose=0))
     assert end < 0.1 * start, (start, end)
