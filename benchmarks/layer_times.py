@@ -23,14 +23,13 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from alexnet_tf import flops, models  # noqa: E402
 from alexnet_tf.config import PRESETS  # noqa: E402
 from alexnet_tf.optim import PaperSGD, SparseCrossentropy  # noqa: E402
 from benchmarks import timing  # noqa: E402
-from benchmarks.measure import matmul_flops  # noqa: E402
+from benchmarks.measure import matmul_flops, random_batch  # noqa: E402
 
 PRESET_OF = {"alexnet": "imagenet2012", "alexnet_cifar": "cifar10"}
 
@@ -100,11 +99,7 @@ def measure(
     ceiling = matmul_flops(matmul_size, repeats=3, dtype=dtype)
     model = build(model_name, precision, norm)
     model.compile(PaperSGD(0.01), SparseCrossentropy(), jit_compile=False)
-    rng = np.random.default_rng(0)
-    batch = (  # random images and labels of the model's own input size and classes
-        rng.normal(size=(batch_size, *model.input_shape[1:])).astype("float32"),
-        rng.integers(0, model.output_shape[-1], batch_size),
-    )
+    batch = random_batch(batch_size, model.input_shape[1], model.output_shape[-1])
     step = statistics.median(timing.train_step_seconds(model, batch, steps, warmup))
     costs = {c.name: c.forward_flops for c in flops.layer_costs(model)}
     rows = []

@@ -39,12 +39,17 @@ def matmul_flops(n: int = 4096, repeats: int = 10, dtype=tf.float32) -> float:
     return 2 * n**3 * repeats / best
 
 
-def synthetic_batch(model_name: str, batch_size: int, seed: int = 0):
-    arch = ARCHITECTURES[model_name]
+def random_batch(batch_size: int, size: int, classes: int, seed: int = 0):
+    """Random ``size`` x ``size`` RGB images and labels in ``[0, classes)``: a step's input."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(batch_size, arch.input_size, arch.input_size, 3)).astype("float32")
-    classes = 10 if model_name == "alexnet_cifar" else 1000
+    x = rng.normal(size=(batch_size, size, size, 3)).astype("float32")
     return x, rng.integers(0, classes, batch_size)
+
+
+def synthetic_batch(model_name: str, batch_size: int, seed: int = 0):
+    """A random batch of ``model_name``'s input size and classes."""
+    classes = 10 if model_name == "alexnet_cifar" else 1000
+    return random_batch(batch_size, ARCHITECTURES[model_name].input_size, classes, seed)
 
 
 def ours_train_rate(model_name: str, batch, steps: int, precision="float32", towers=2) -> float:

@@ -22,13 +22,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from alexnet_tf import flops, models  # noqa: E402
 from alexnet_tf.optim import PaperSGD, SparseCrossentropy  # noqa: E402
 from benchmarks import timing  # noqa: E402
-from benchmarks.measure import matmul_flops  # noqa: E402
+from benchmarks.measure import matmul_flops, random_batch  # noqa: E402
 
 # name -> (what changes, keyword arguments of models.alexnet, architecture)
 WIDE_FC = dataclasses.replace(models.CIFAR, hidden=(4096, 4096))
@@ -63,11 +62,7 @@ def main(argv=None) -> int:
     dtype = tf.bfloat16 if "bfloat16" in args.precision else tf.float32
     ceiling = matmul_flops(args.matmul_size, repeats=3, dtype=dtype)
     print(f"matmul ceiling ({dtype.name}): {ceiling / 1e9:.1f} GFLOP/s", flush=True)
-    rng = np.random.default_rng(0)
-    batch = (
-        rng.normal(size=(args.batch_size, 32, 32, 3)).astype("float32"),
-        rng.integers(0, 10, args.batch_size),
-    )
+    batch = random_batch(args.batch_size, 32, 10)
     rows = []
     for name in args.parts:
         what, kwargs, arch = PARTS[name]
