@@ -20,7 +20,7 @@ LR_DIVISOR = 10.0
 MAX_LR_REDUCTIONS = 3
 
 DATASETS = ("cifar10", "imagenet2012", "folder", "synthetic")
-MODELS = ("alexnet", "alexnet_owt", "alexnet_cifar", "cnn4")
+MODELS = ("alexnet", "alexnet_owt", "alexnet_cifar", "alexnet_cifar_3x3", "cnn4")
 STRATEGIES = ("auto", "mirrored", "one_device", "multi_worker")
 SCHEDULES = ("plateau", "cosine", "constant")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
@@ -161,7 +161,11 @@ def resolve(config: TrainConfig) -> TrainConfig:
     _choice("recipe", config.recipe, ("default", "paper"))
     table = PAPER_RECIPES if config.recipe == "paper" else PRESETS
     preset = dict(table[config.dataset])
-    if config.dataset == "synthetic" and config.model and config.model != "alexnet_cifar":
+    if (
+        config.dataset == "synthetic"
+        and config.model
+        and not config.model.startswith("alexnet_cifar")
+    ):
         preset.update(init="caffe" if config.model == "alexnet" else "he")
     if config.model in ("alexnet_owt", "cnn4"):
         preset.update(norm="none", init="he")

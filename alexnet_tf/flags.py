@@ -20,7 +20,8 @@ def build_parser():
     p.add_argument("--data-dir", help="where the data is (default: $ALEXNET_DATA_DIR)")
     p.add_argument(
         "--model",
-        help="alexnet (the paper's) | alexnet_owt | alexnet_cifar (cifar10) | cnn4 (Fig. 1)",
+        help="alexnet (the paper's) | alexnet_owt | alexnet_cifar (cifar10) | alexnet_cifar_3x3 "
+        "| cnn4 (Fig. 1)",
     )
     p.add_argument("--epochs", type=int)
     p.add_argument(
