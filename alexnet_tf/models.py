@@ -103,8 +103,8 @@ CIFAR = Architecture(
 # batch norm; pinned in tests).
 CIFAR_3X3 = Architecture(
     convs=(
-        ConvSpec(64, 3),
-        ConvSpec(128, 3, pool=True),
+        ConvSpec(64, 3, lrn=True),
+        ConvSpec(128, 3, lrn=True, pool=True),
         ConvSpec(256, 3, pool=True),
         ConvSpec(384, 3, towers=True, bias_one=True),
         ConvSpec(256, 3, towers=True, pool=True, bias_one=True),

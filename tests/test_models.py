@@ -144,6 +144,21 @@ def test_cifar_variant():
     assert kinds.count("TowerConv2D") == 5 and kinds.count("MaxPooling2D") == 3
 
 
+def test_cifar_3x3_variant():
+    m = build_model("alexnet_cifar_3x3")
+    # conv1 1,792 + conv2 73,856 + conv3 295,168 + conv4 442,752 + conv5 442,624
+    # + fc6 4,195,328 + fc7 1,049,600 + fc8 10,250: 3x3 kernels, towers on conv4/5 only.
+    assert m.count_params() == 6_511_370 and m.input_shape == (None, 32, 32, 3)
+    assert build_model("alexnet_cifar_3x3", norm="batch").count_params() == 6_514_634
+    assert [m.get_layer(f"conv{i}").filters for i in range(1, 6)] == [64, 128, 256, 384, 256]
+    assert [m.get_layer(f"conv{i}").groups for i in range(1, 6)] == [1, 1, 1, 2, 2]
+    # conv1 and conv2 at 32x32, conv3 at 16x16 (pool after conv2), conv4-5 at 8x8.
+    assert neuron_counts(m) == [65536, 131072, 65536, 24576, 16384, 1024, 1024, 10]
+    assert [la.name for la in m.layers if "pool" in la.name] == ["pool2", "pool3", "pool5"]
+    assert [la.name for la in m.layers if la.name.startswith("lrn")] == ["lrn1", "lrn2"]
+    assert m.get_layer("pool2").pool_size == (3, 3) and m.get_layer("pool2").strides == (2, 2)
+
+
 def test_whole_network_equals_keras_groups():
     m = build_model("alexnet_cifar", seed=1)
     ref = with_keras_groups(m)
