@@ -82,6 +82,8 @@ def run_label(metrics: dict) -> str:
     from its config (the parameter count tells the network's widths apart)."""
     c = metrics.get("config", {})
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
+    model = c.get("model") or "alexnet_cifar"
+    label += "" if model == "alexnet_cifar" else f", {model}"  # the CIFAR variant otherwise
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
     label += ", PCA lighting" if c.get("pca_lighting") else ""
     size = c.get("image_size")

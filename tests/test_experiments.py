@@ -258,6 +258,7 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
         {"recipe": "default", "cutout": 16, "pca_lighting": True},
     )
     old = {"recipe": "default", "cutout": 0, "image_size": 28, "init": "paper"}
+    old["model"] = "alexnet_cifar_3x3"
     finished(tmp_path / "old", [0.3, 0.2], old, 6_819_018)
     finished(tmp_path / "abl" / "default", [0.3, 0.15])
     finished(tmp_path / "abl" / "no_cutout", [0.3, 0.2])
@@ -273,7 +274,8 @@ def test_results_collects_small_files_tables_and_the_time_plot(tmp_path):
     ]
     assert labels == [
         "default recipe, 3 epochs, cutout 16, PCA lighting",
-        "default recipe, 2 epochs, no cutout, 28x28 crops, §5's N(0, 0.01) init, 6.82M parameters",
+        "default recipe, 2 epochs, alexnet_cifar_3x3, no cutout, 28x28 crops, "
+        "§5's N(0, 0.01) init, 6.82M parameters",
         "paper recipe, 2 epochs, no cutout, AMD EPYC",
     ]
     for run in ("cifar10-default", "cifar10-paper-recipe"):
