@@ -83,7 +83,7 @@ def run_label(metrics: dict) -> str:
     c = metrics.get("config", {})
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
     model = c.get("model") or "alexnet_cifar"
-    label += "" if model == "alexnet_cifar" else f", {model}"  # the CIFAR variant otherwise
+    label += "" if model == "alexnet_cifar" else f", {model}"  # the default network unnamed
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
     label += ", PCA lighting" if c.get("pca_lighting") else ""
     size = c.get("image_size")
