@@ -26,10 +26,11 @@ def curves(runs: dict, key: str, *, ylabel: str, title: str, x: str = "epoch", h
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.0)) if ax is None else (ax.figure, ax)
-    for label, history in runs.items():
+    for i, (label, history) in enumerate(runs.items()):
         xs = [row[x] / (60 if x == "elapsed_seconds" else 1) for row in history]
         ys = [100 * row[key] for row in history]
-        ax.plot(xs, ys, "--" if "test" in label else "-", marker="o", ms=3, label=label)
+        marker = "osD^v"[i // 10 % 5]  # the colours repeat after 10 lines; the markers do not
+        ax.plot(xs, ys, "--" if "test" in label else "-", marker=marker, ms=3, label=label)
     if hline is not None:
         ax.axhline(100 * hline[0], color="grey", lw=1, ls=":", label=hline[1])
     ax.set_xlabel("wall-clock minutes" if x == "elapsed_seconds" else x)

@@ -3,11 +3,13 @@
 ``python -m alexnet_tf.results --main-run runs/cifar10-default --ablations runs/ablations
 --out results`` copies each run's ``metrics.json``, ``history.csv``, ``eval*.json`` and
 ``variant.json`` (never checkpoints), draws test accuracy against wall-clock time and epochs,
-and writes the ablation tables. ``--paper-run`` adds the faithful preset's full run.
+and writes the ablation tables. ``--paper-run`` adds the faithful preset's full run;
+``--paired-run`` (repeated) tabulates full runs against the first, one change each.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -59,7 +61,9 @@ def accuracy_vs_time(runs: dict, path: Path) -> None:
     from alexnet_tf import plots
 
     curves = {k: [{**r, "acc": 1 - r["val_top1_error"]} for r in h] for k, h in runs.items()}
-    fig, axes = plots.panels(2, sharey=True)
+    rows = (len(runs) + 2) // 2  # legend rows, two columns (the 90% line included)
+    height = 4.4 + 0.2 * rows
+    fig, axes = plots.panels(2, figsize=(13.0, height), sharey=True)
     for ax, x, title in (
         (axes[0], "elapsed_seconds", "against training time (2-core CPUs)"),
         (axes[1], "epoch", "against epochs"),
@@ -73,7 +77,7 @@ def accuracy_vs_time(runs: dict, path: Path) -> None:
     for ax in axes:
         ax.get_legend().remove()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.tight_layout(rect=(0, (0.2 * rows + 0.1) / height, 1, 1))  # the legend below
     plots.save(fig, path)
 
 
@@ -84,6 +88,9 @@ def run_label(metrics: dict) -> str:
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
     model = c.get("model") or "alexnet_cifar"
     label += "" if model == "alexnet_cifar" else f", {model}"  # the default network unnamed
+    recipe_norm = "lrn" if c.get("recipe") == "paper" else "batch"
+    if c.get("norm", recipe_norm) != recipe_norm:  # named where it is not the recipe's own
+        label += {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
     label += ", PCA lighting" if c.get("pca_lighting") else ""
     size = c.get("image_size")
@@ -96,16 +103,68 @@ def run_label(metrics: dict) -> str:
     return label
 
 
+def config_change(base: dict, metrics: dict) -> str:
+    """What ``metrics``' run changed from ``base``'s: 'norm: batch → lrn', from the two
+    resolved configs (keys that only one of them records are not compared) and hosts."""
+    a, b = base.get("config", {}), metrics.get("config", {})
+    changes = [
+        f"{k.replace('_', ' ')}: {a[k]} → {b[k]}"
+        for k in sorted(set(a) & set(b) - {"workdir", "data_dir"})
+        if a[k] != b[k]
+    ]
+    host_a, host_b = (m.get("machine", {}).get("cpu") for m in (base, metrics))
+    if host_a != host_b:  # a different host changes the epochs that fit: say so
+        changes.append(f"host: {host_a} → {host_b}")
+    return ", ".join(changes) or "(the baseline)"
+
+
+def _accuracy(path: Path) -> float | None:
+    """Top-1 accuracy in an ``evaluate`` result file, or None where it was not run."""
+    return 1.0 - json.loads(path.read_text())["top1_error"] if path.exists() else None
+
+
+def paired_table(runs: tuple[Path, ...]) -> str:
+    """Full-budget runs against the first (the same host, one change each: a full-budget
+    ablation), from their committed results folders: markdown."""
+    rows = [
+        "| run | change from the first row | epochs | images/s | test top-1 | + flip "
+        "| ten patches | training top-1 at the end | Δ top-1 | Δ ten patches |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = experiments.load(runs[0])
+
+    def pct(x):
+        return "" if x is None else f"{100 * x:.2f}%"
+
+    def delta(x, y):
+        return "" if x is None or y is None else f"{100 * (x - y):+.2f}"
+
+    base_ten = _accuracy(runs[0] / "eval_ten_crop.json")
+    for run in runs:
+        m = experiments.load(run)
+        top1, ten = 1.0 - m["top1_error"], _accuracy(run / "eval_ten_crop.json")
+        train = m.get("history", [{}])[-1].get("top1")
+        rows.append(
+            f"| [`{run.name}`]({run.name}) | {config_change(base, m)} | {m['epochs_completed']} "
+            f"| {m.get('images_per_second') or 0:.1f} | {pct(top1)} "
+            f"| {pct(_accuracy(run / 'eval_flip.json'))} | {pct(ten)} | {pct(train)} "
+            f"| {delta(top1, 1.0 - base['top1_error'])} | {delta(ten, base_ten)} |"
+        )
+    return "\n".join(rows)
+
+
 def collect(
     main_run: Path,
     ablations: Path,
     out: Path,
     extra: tuple[Path, ...] = (),
     paper_run: Path | None = None,
+    paired: tuple[Path, ...] = (),
 ) -> str:
     """Fill ``out`` from the runs (``extra``: earlier full runs, plotted only; ``paper_run``:
-    the faithful preset's full run, copied to ``cifar10-paper-recipe``); returns the markdown
-    of the tables."""
+    the faithful preset's full run, copied to ``cifar10-paper-recipe``; ``paired``: full runs
+    tabulated against the first, see :func:`paired_table`); returns the markdown of the
+    tables."""
     copy_small_files(main_run, out / "cifar10-default")
     if paper_run is not None:
         copy_small_files(paper_run, out / "cifar10-paper-recipe")
@@ -122,6 +181,8 @@ def collect(
             runs[f"{label}, {m['epochs_completed']}-epoch ablation budget"] = m["history"]
     accuracy_vs_time(runs, out / "accuracy_vs_time.png")
     parts = [f"### {t}\n\n" + experiments.table(ablations, r, baseline=b) for t, r, b in TABLES]
+    if paired:
+        parts.insert(0, "### Full budget, one change each\n\n" + paired_table(paired))
     return "\n\n".join(parts)
 
 
@@ -134,6 +195,12 @@ def main(argv=None) -> int:
         "--extra-run", action="append", default=[], help="an earlier full run to plot as well"
     )
     p.add_argument("--paper-run", help="the faithful preset's full run (--recipe paper)")
+    p.add_argument(
+        "--paired-run",
+        action="append",
+        default=[],
+        help="a committed full run's folder; the first is the baseline the others change once",
+    )
     args = p.parse_args(argv)
 
     def go():
@@ -142,10 +209,11 @@ def main(argv=None) -> int:
         main_run = Path(args.main_run)
         extra = tuple(Path(r) for r in args.extra_run)
         paper = Path(args.paper_run) if args.paper_run else None
-        for run in (main_run, *extra, *((paper,) if paper else ())):
+        paired = tuple(Path(r) for r in args.paired_run)
+        for run in (main_run, *extra, *((paper,) if paper else ()), *paired):
             if not (run / "metrics.json").exists():
                 raise UsageError(f"{run} holds no finished run (metrics.json)")
-        print(collect(main_run, Path(args.ablations), Path(args.out), extra, paper))
+        print(collect(main_run, Path(args.ablations), Path(args.out), extra, paper, paired))
 
     return cli.run(go)
 

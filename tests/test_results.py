@@ -1,0 +1,86 @@
+"""The full-budget table: each run against the first, its change read off the two configs."""
+
+import json
+
+from alexnet_tf import results
+
+AMD = {"cpu": "AMD EPYC", "cores": 2}
+
+
+def finished(path, top1, config, machine=AMD, flip=None, ten=None, train=0.9):
+    """A committed results folder: metrics.json and the evaluations that were run."""
+    path.mkdir(parents=True)
+    history = [
+        {"epoch": e, "top1": t, "val_top1_error": 1 - top1, "elapsed_seconds": 60.0 * e}
+        for e, t in ((1, 0.5), (2, train))
+    ]
+    metrics = dict(top1_error=1 - top1, top5_error=0.01, epochs_completed=2, history=history)
+    metrics.update(config=config, machine=machine, images_per_second=315.68)
+    (path / "metrics.json").write_text(json.dumps(metrics))
+    for name, acc in (("eval_flip.json", flip), ("eval_ten_crop.json", ten)):
+        if acc is not None:
+            (path / name).write_text(json.dumps({"top1_error": 1 - acc}))
+    return path
+
+
+def test_paired_table_reads_each_change_and_the_deltas(tmp_path):
+    base = {"norm": "batch", "cutout": 14, "workdir": "/a", "data_dir": "/d", "image_size": 28}
+    runs = (
+        finished(tmp_path / "base", 0.8799, base, flip=0.886, ten=0.8858, train=0.893),
+        # workdir and data_dir are not changes; a key only one config records is not compared
+        finished(
+            tmp_path / "lrn", 0.8812, {**base, "norm": "lrn", "workdir": "/b", "ema": 0}, ten=0.89
+        ),
+        finished(tmp_path / "xeon", 0.8878, base, {"cpu": "Intel Xeon"}),
+    )
+    rows = results.paired_table(runs).splitlines()
+    assert len(rows) == 5 and rows[0].startswith("| run | change from the first row |")
+    assert rows[2] == (
+        "| [`base`](base) | (the baseline) | 2 | 315.7 | 87.99% | 88.60% | 88.58% | 89.30% "
+        "| +0.00 | +0.00 |"
+    )
+    assert rows[3] == (
+        "| [`lrn`](lrn) | norm: batch → lrn | 2 | 315.7 | 88.12% |  | 89.00% | 90.00% "
+        "| +0.13 | +0.42 |"
+    )
+    assert "| host: AMD EPYC → Intel Xeon | 2 |" in rows[4] and rows[4].endswith("| +0.79 |  |")
+
+
+def test_collect_puts_the_paired_table_first_and_the_cli_refuses_an_unfinished_run(
+    tmp_path, capsys
+):
+    finished(tmp_path / "main", 0.88, {})
+    pair = (finished(tmp_path / "a", 0.88, {"cutout": 14}), finished(tmp_path / "b", 0.87, {}))
+    text = results.collect(tmp_path / "main", tmp_path / "abl", tmp_path / "out", paired=pair)
+    assert text.startswith("### Full budget, one change each\n\n| run |")
+    assert "| [`b`](b) | (the baseline) | 2 | 315.7 | 87.00% |" in text  # {} vs {"cutout": 14}
+    assert "### Cutout, in the default recipe" in text
+    argv = ["--main-run", str(tmp_path / "main"), "--ablations", str(tmp_path / "abl")]
+    rc = results.main([*argv, "--out", str(tmp_path / "o"), "--paired-run", str(tmp_path / "c")])
+    assert rc != 0 and not (tmp_path / "o").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'c'} holds no finished run (metrics.json)"]
+
+
+def test_run_label_names_a_norm_that_is_not_the_recipes_own():
+    def label(**config):
+        return results.run_label({"epochs_completed": 32, "config": config})
+
+    assert (
+        label(recipe="default", norm="lrn", cutout=14)
+        == "default recipe, 32 epochs, LRN, cutout 14"
+    )
+    assert label(recipe="default", norm="batch") == "default recipe, 32 epochs, no cutout"
+    assert label(recipe="paper", norm="lrn") == "paper recipe, 32 epochs, no cutout"
+    assert label(recipe="paper", norm="none").startswith(
+        "paper recipe, 32 epochs, no normalisation"
+    )
+
+
+def test_curves_beyond_ten_runs_change_marker_where_the_colours_repeat():
+    from alexnet_tf import plots
+
+    runs = {f"run {i}": [{"epoch": 1, "acc": 0.5}, {"epoch": 2, "acc": 0.6}] for i in range(12)}
+    lines = plots.curves(runs, "acc", ylabel="%", title="t").axes[0].lines
+    assert [line.get_marker() for line in lines] == ["o"] * 10 + ["s"] * 2
+    assert lines[0].get_color() == lines[10].get_color()  # why the marker must differ
