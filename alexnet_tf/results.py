@@ -143,7 +143,7 @@ def paired_table(runs: tuple[Path, ...]) -> str:
     for run in runs:
         m = experiments.load(run)
         top1, ten = 1.0 - m["top1_error"], _accuracy(run / "eval_ten_crop.json")
-        train = m.get("history", [{}])[-1].get("top1")
+        train = (m.get("history") or [{}])[-1].get("top1")  # None: not recorded
         rows.append(
             f"| [`{run.name}`]({run.name}) | {config_change(base, m)} | {m['epochs_completed']} "
             f"| {m.get('images_per_second') or 0:.1f} | {pct(top1)} "
