@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from alexnet_tf import cli, experiments
+from alexnet_tf import cli, config, experiments
 
 SMALL_FILES = ("metrics.json", "history.csv", "eval*.json", "variant.json")
 # The tables of results/README.md, each (title, rows, baseline): the deviations of the default
@@ -88,7 +88,8 @@ def run_label(metrics: dict) -> str:
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
     model = c.get("model") or "alexnet_cifar"
     label += "" if model == "alexnet_cifar" else f", {model}"  # the default network unnamed
-    recipe_norm = "lrn" if c.get("recipe") == "paper" else "batch"
+    presets = config.PAPER_RECIPES if c.get("recipe") == "paper" else config.PRESETS
+    recipe_norm = presets[c.get("dataset", "cifar10")]["norm"]
     if c.get("norm", recipe_norm) != recipe_norm:  # named where it is not the recipe's own
         label += {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
