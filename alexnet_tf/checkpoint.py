@@ -193,7 +193,8 @@ def discard_from(workdir: str | os.PathLike, global_step: int) -> None:
 
 
 def check_compatible(workdir: str | os.PathLike, config: dict) -> None:
-    """UsageError (one line, nothing touched) if ``workdir`` holds another model or dataset."""
+    """UsageError (one line, nothing touched) if ``workdir`` holds another model or dataset,
+    or a run whose optimizer state has (or lacks) the average of --ema."""
     for _, state in candidates(workdir)[:1]:
         saved = state.get("config", {})
         for key in ("model", "dataset"):
@@ -202,6 +203,14 @@ def check_compatible(workdir: str | os.PathLike, config: dict) -> None:
                     f"workdir {workdir} holds a {saved[key]} run, not {config[key]}: "
                     "use another --workdir"
                 )
+        # Keras would skip the whole optimizer state (momentum, step count) without a word.
+        if bool(saved.get("ema")) != bool(config.get("ema")):
+            was = f"with --ema {saved['ema']:g}" if saved.get("ema") else "without --ema"
+            again = "with an --ema decay" if saved.get("ema") else "without --ema"
+            raise UsageError(
+                f"workdir {workdir} holds a run trained {was}: resume it {again}, "
+                "or use another --workdir"
+            )
 
 
 def restore(model, workdir: str | os.PathLike) -> tuple[str, dict] | None:

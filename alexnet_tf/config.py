@@ -44,6 +44,7 @@ class TrainConfig:
     schedule: str | None = None  # "plateau" (§5), "cosine" or "constant"
     warmup_epochs: float | None = None
     label_smoothing: float | None = None
+    ema: float = 0.0  # decay of an average of the weights, evaluated and saved (0: none; not §5)
     norm: str | None = None  # "lrn", "batch", "none"
     towers: int = 2
     dropout: float = 0.5
@@ -202,6 +203,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UsageError(f"dropout must be in [0, 1), got {c.dropout}")
     if not 0.0 <= c.label_smoothing < 1.0:
         raise UsageError(f"label smoothing must be in [0, 1), got {c.label_smoothing}")
+    if not 0.0 <= c.ema < 1.0:
+        raise UsageError(f"ema decay must be in [0, 1) (0: no average), got {c.ema}")
     if c.weight_decay < 0 or not 0.0 <= c.momentum < 1.0:
         raise UsageError("weight decay must be >= 0 and momentum in [0, 1)")
     if c.towers not in (1, 2):

@@ -43,6 +43,13 @@ def build_parser():
     )
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--label-smoothing", type=float, default=c.label_smoothing)
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=c.ema,
+        help="evaluate and save an exponential moving average of the weights with this decay, "
+        "e.g. 0.999 (default 0: the weights as trained)",
+    )
     p.add_argument("--norm", help="lrn (§3.3) | batch | none")
     p.add_argument("--towers", type=int, default=c.towers, help="2 (§3.2) or 1")
     p.add_argument("--dropout", type=float, default=c.dropout)

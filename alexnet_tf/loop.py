@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from alexnet_tf import optim
+
 
 class Diverged(Exception):
     """The loss became NaN or Inf at ``(epoch, step)`` (1-based): the weights that step (or
@@ -124,8 +126,9 @@ class Trainer:
 
         ``partial`` holds the interrupted epoch's sums so far. ``on_step(epoch, step, out,
         sums)`` runs after each step (1-based step), ``on_epoch(epoch, sums, val)`` after each
-        epoch's evaluation; it returns True to end the run there. Raises :class:`Diverged` at
-        the first non-finite loss.
+        epoch's evaluation; it returns True to end the run there. With the optimizer's
+        ``use_ema``, ``val`` is the weights' moving average's and ``live_*`` the trained
+        weights'. Raises :class:`Diverged` at the first non-finite loss.
         """
         epoch0, step0 = start
         for epoch in range(epoch0, epochs):
@@ -140,6 +143,9 @@ class Trainer:
                 progress.batch_end(step, {"loss": sums[0] / sums[3], "top1": sums[1] / sums[3]})
                 on_step(epoch, step + 1, out, sums)
             val = self.evaluate(eval_ds)
+            if self.optimizer.use_ema:  # --ema: the average is what is saved; both are logged
+                with optim.averaged_weights(self.model):
+                    val = {**self.evaluate(eval_ds), **{f"live_{k}": v for k, v in val.items()}}
             if not np.isfinite(val["loss"]):  # the last step's update broke the weights
                 raise Diverged(epoch + 1, steps)
             if on_epoch(epoch + 1, sums, val):  # a time budget ran out

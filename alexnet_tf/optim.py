@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import keras
@@ -43,10 +44,37 @@ class PaperSGD(keras.optimizers.SGD):
             gradient = ops.add(gradient, ops.multiply(decay, variable))
         super().update_step(gradient, variable, learning_rate)
 
+    def _update_model_variables_moving_average(self, trainable_variables):
+        """``use_ema`` (--ema, not in the paper): Keras's average of the weights, with the
+        warm-up of ``tf.train.ExponentialMovingAverage(num_updates=t)``: the decay is
+        ``min(ema_momentum, (1 + t) / (10 + t))`` after step ``t`` and 0 at the first step, so
+        the average does not hold on to the random init for its first ~1/(1 - decay) steps."""
+        t = ops.cast(self.iterations, "float32")  # steps before this one
+        decay = ops.where(t > 0, ops.minimum(self.ema_momentum, (1.0 + t) / (10.0 + t)), 0.0)
+        averages = self._model_variables_moving_average
+        for var, average in zip(trainable_variables, averages, strict=True):
+            if average is not None:
+                d = ops.cast(decay, var.dtype)
+                average.assign(ops.add(ops.multiply(d, average), ops.multiply(1.0 - d, var)))
+
     def get_config(self):
         config = super().get_config()
         config["weight_decay"] = self.coupled_weight_decay
         return config
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """While the block runs, ``model`` holds its optimizer's moving average of the weights
+    (``use_ema``); the trained weights are put back after. Call it outside ``strategy.run``."""
+    variables = model.trainable_variables
+    trained = [v.numpy() for v in variables]
+    model.optimizer.finalize_variable_values(variables)
+    try:
+        yield
+    finally:
+        for v, x in zip(variables, trained, strict=True):
+            v.assign(x)
 
 
 @keras.saving.register_keras_serializable(package="alexnet_tf")

@@ -96,8 +96,12 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         lr = c.lr
         if c.schedule == "cosine":
             lr = optim.WarmupCosine(c.lr, c.epochs * steps, int(c.warmup_epochs * steps))
+        sgd = optim.PaperSGD(
+            lr, momentum=c.momentum, weight_decay=c.weight_decay,
+            use_ema=c.ema > 0, ema_momentum=c.ema or 0.99,
+        )  # fmt: skip
         model.compile(
-            optimizer=optim.PaperSGD(lr, momentum=c.momentum, weight_decay=c.weight_decay),
+            optimizer=sgd,
             loss=optim.SparseCrossentropy(c.label_smoothing),
         )
         model.optimizer.build(model.trainable_variables)
@@ -181,9 +185,10 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         n = sums[3]
         logs = {"loss": sums[0] / n, "top1": sums[1] / n, "top5": sums[2] / n}
         logs.update({f"val_{k}": v for k, v in val.items()})
-        for prefix in ("", "val_"):
+        for prefix in ("", "val_", "val_live_"):  # val_live_: --ema's trained weights
             for k in ("top1", "top5"):
-                logs[f"{prefix}{k}_error"] = 1.0 - logs[prefix + k]
+                if prefix + k in logs:
+                    logs[f"{prefix}{k}_error"] = 1.0 - logs[prefix + k]
         elapsed = time.perf_counter() - clock
         planned = plan(epoch, elapsed)
         logs["lr"] = callbacks.value(model.optimizer.learning_rate)  # the next step's
@@ -214,6 +219,8 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         raise resume.diverged(e, root, chief, global_step) from None
     finally:
         log.close()
+    # --ema: model.keras holds the average (checkpoints hold the trained weights, to resume).
+    model.optimizer.finalize_variable_values(model.trainable_variables)
     checkpoint.atomic_write(root / "model.keras", lambda tmp: model.save(tmp))
     last = history[-1] if history else {}
     metrics = {
@@ -229,6 +236,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         "batch_size": c.batch_size,
         "top1_error": last.get("val_top1_error"),
         "top5_error": last.get("val_top5_error"),
+        "live_top1_error": last.get("val_live_top1_error"),  # --ema: the trained weights'
         "loss": last.get("val_loss"),
         "images_per_second": round(progress.images_per_second, 2) or last.get("images_per_second"),
         "train_seconds": round(time.perf_counter() - clock - state.get("elapsed_seconds", 0), 2),

@@ -73,6 +73,8 @@ FLAGS = {
     "non-numeric batch": (["--batch-size", "many"], "invalid int value"),
     "dropout out of range": (["--dropout", "1.5"], "dropout"),
     "negative checkpoint steps": (["--checkpoint-steps", "-1"], "checkpoint steps"),
+    "ema decay of 1": (["--ema", "1"], "ema decay must be in [0, 1)"),
+    "ema added to a run without it": (["--ema", "0.9"], "trained without --ema: resume it without"),
 }
 
 

@@ -44,6 +44,42 @@ def test_paper_sgd_round_trips_config():
     assert again.coupled_weight_decay == 1e-3 and float(again.learning_rate) == pytest.approx(0.02)
 
 
+def test_weight_average_warms_up_then_decays_at_its_rate():
+    """--ema: the average copies the weights after step 1, then decays at min(m, (1+t)/(10+t))
+    after step t (tf.train.ExponentialMovingAverage's warm-up); m binds from t = 89 on."""
+    w = keras.Variable(np.array([1.0, -1.0], "float32"))
+    opt = optim.PaperSGD(0.1, momentum=0.0, weight_decay=0.0, use_ema=True, ema_momentum=0.9)
+    opt.build([w])
+    grad = np.array([1.0, 2.0], "float32")
+    expected = None
+    for t in range(200):
+        opt.apply_gradients([(grad, w)])  # w <- w - 0.1 g
+        decay = 0.0 if t == 0 else min(0.9, (1 + t) / (10 + t))
+        expected = w.numpy() if t == 0 else decay * expected + (1 - decay) * w.numpy()
+        if t in (1, 2):  # the warm-up, below m: 2/11 and 3/12
+            np.testing.assert_allclose(opt._model_variables_moving_average[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(opt._model_variables_moving_average[0], expected, rtol=1e-5)
+    # The average lags the weights, which move by -0.1 g a step, by 0.9 / (1 - 0.9) = 9 steps.
+    np.testing.assert_allclose(expected - w.numpy(), 9 * 0.1 * grad, rtol=1e-3)
+
+
+def test_averaged_weights_swaps_the_average_in_and_the_trained_weights_back():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    opt = optim.PaperSGD(0.5, use_ema=True, ema_momentum=0.99)
+    model.compile(optimizer=opt)
+    opt.build(model.trainable_variables)
+    for _ in range(3):  # (model.fit would end by putting the average in: finalize_variable_values)
+        opt.apply_gradients([(np.ones(v.shape, "float32"), v) for v in model.trainable_variables])
+    trained = [v.numpy() for v in model.trainable_variables]
+    average = [v.numpy() for v in model.optimizer._model_variables_moving_average]
+    assert np.abs(trained[0] - average[0]).max() > 1e-3
+    with optim.averaged_weights(model):
+        for v, a in zip(model.trainable_variables, average, strict=True):
+            np.testing.assert_array_equal(v.numpy(), a)
+    for v, t in zip(model.trainable_variables, trained, strict=True):
+        np.testing.assert_array_equal(v.numpy(), t)
+
+
 def test_warmup_cosine():
     s = optim.WarmupCosine(0.1, total_steps=110, warmup_steps=10)
     assert float(s(0)) == pytest.approx(0.01)

@@ -114,6 +114,41 @@ def test_time_budget_ends_the_cosine_and_the_run_where_it_runs_out(tmp_path):
     assert again["epochs_completed"] == 1 and again["global_step"] == 2
 
 
+def test_ema_run_saves_the_average_and_logs_both(tmp_path):
+    """--ema: each epoch evaluates the average (val_*) and the trained weights (val_live_*);
+    checkpoints keep the trained weights with the average in the optimizer, to resume, and
+    model.keras holds the average, also when a finished run is started again."""
+    import keras
+    import numpy as np
+
+    from alexnet_tf.config import TrainConfig
+    from alexnet_tf.train import train_and_evaluate
+
+    work = tmp_path / "run"
+    config = TrainConfig(
+        dataset="synthetic", num_examples=32, epochs=2, steps_per_epoch=3, batch_size=8,
+        lr=0.05, ema=0.9,
+    )  # fmt: skip
+    m = train_and_evaluate(config, str(work), verbose=False)
+    last = m["history"][-1]
+    assert m["live_top1_error"] == last["val_live_top1_error"] == 1 - last["val_live_top1"]
+    assert last["val_loss"] != last["val_live_loss"]  # two different sets of weights
+    saved = keras.models.load_model(work / "checkpoints/epoch-0002.keras")
+    average = [v.numpy() for v in saved.optimizer._model_variables_moving_average]
+    trained = [v.numpy() for v in saved.trainable_variables]
+    assert max(np.abs(t - a).max() for t, a in zip(trained, average, strict=True)) > 1e-4
+
+    def assert_model_holds_the_average():
+        final = keras.models.load_model(work / "model.keras").trainable_variables
+        for v, a in zip(final, average, strict=True):
+            np.testing.assert_array_equal(v.numpy(), a)
+
+    assert_model_holds_the_average()
+    (work / "model.keras").unlink()  # a second start restores the checkpoint and saves again
+    assert train_and_evaluate(config, str(work), verbose=False)["global_step"] == 6
+    assert_model_holds_the_average()
+
+
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     work = tmp_path / "run"
     r = run_module(
@@ -126,6 +161,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         "2",
         "--num-examples",
         "32",
+        "--ema",  # the average's updates and swaps on mirrored variables
+        "0.9",
         "--workdir",
         work,
         *SMALL,
@@ -133,6 +170,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert r.returncode == 0, r.stderr
     m = _json(work / "metrics.json")
     assert m["replicas"] == 2 and m["epochs_completed"] == 1
+    assert 0 <= m["live_top1_error"] <= 1 and m["history"][0]["val_loss"] > 0
 
 
 def test_paper_model_cli_saves_60965224_parameters(tmp_path):
