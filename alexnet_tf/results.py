@@ -89,9 +89,11 @@ def run_label(metrics: dict) -> str:
     model = c.get("model") or "alexnet_cifar"
     label += "" if model == "alexnet_cifar" else f", {model}"  # the default network unnamed
     presets = config.PAPER_RECIPES if c.get("recipe") == "paper" else config.PRESETS
-    recipe_norm = presets[c.get("dataset", "cifar10")]["norm"]
-    if c.get("norm", recipe_norm) != recipe_norm:  # named where it is not the recipe's own
+    recipe = presets[c.get("dataset", "cifar10")]
+    if c.get("norm", recipe["norm"]) != recipe["norm"]:  # named where not the recipe's own
         label += {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
+    label += f", lr {c['lr']:g}" if c.get("lr", recipe["lr"]) != recipe["lr"] else ""
+    label += f", EMA {c['ema']:g}" if c.get("ema") else ""
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
     label += ", PCA lighting" if c.get("pca_lighting") else ""
     size = c.get("image_size")

@@ -62,7 +62,7 @@ def test_collect_puts_the_paired_table_first_and_the_cli_refuses_an_unfinished_r
     assert err == [f"error: {tmp_path / 'c'} holds no finished run (metrics.json)"]
 
 
-def test_run_label_names_a_norm_that_is_not_the_recipes_own():
+def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average():
     def label(**config):
         return results.run_label({"epochs_completed": 32, "config": config})
 
@@ -75,6 +75,11 @@ def test_run_label_names_a_norm_that_is_not_the_recipes_own():
     assert label(recipe="paper", norm="none").startswith(
         "paper recipe, 32 epochs, no normalisation"
     )
+    assert label(recipe="default", lr=0.05) == "default recipe, 32 epochs, no cutout"
+    assert label(recipe="default", lr=0.1, ema=0.999, cutout=14) == (
+        "default recipe, 32 epochs, lr 0.1, EMA 0.999, cutout 14"
+    )
+    assert label(recipe="paper", lr=0.01) == "paper recipe, 32 epochs, no cutout"
 
 
 def test_curves_beyond_ten_runs_change_marker_where_the_colours_repeat():
