@@ -98,7 +98,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             lr = optim.WarmupCosine(c.lr, c.epochs * steps, int(c.warmup_epochs * steps))
         sgd = optim.PaperSGD(
             lr, momentum=c.momentum, weight_decay=c.weight_decay,
-            use_ema=c.ema > 0, ema_momentum=c.ema or 0.99,
+            use_ema=c.ema > 0, ema_momentum=c.ema,
         )  # fmt: skip
         model.compile(
             optimizer=sgd,
