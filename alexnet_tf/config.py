@@ -45,6 +45,9 @@ class TrainConfig:
     warmup_epochs: float | None = None
     label_smoothing: float | None = None
     ema: float = 0.0  # decay of an average of the weights, evaluated and saved (0: none; not §5)
+    # --ema: training batches from which batch norm's statistics are recomputed for the average
+    # before it is evaluated or saved (0: it keeps the trained weights'); batchnorm.py
+    ema_bn_batches: int = 50
     norm: str | None = None  # "lrn", "batch", "none"
     towers: int = 2
     dropout: float = 0.5
@@ -205,6 +208,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UsageError(f"label smoothing must be in [0, 1), got {c.label_smoothing}")
     if not 0.0 <= c.ema < 1.0:
         raise UsageError(f"ema decay must be in [0, 1) (0: no average), got {c.ema}")
+    if c.ema_bn_batches is None or c.ema_bn_batches < 0:
+        raise UsageError(f"ema bn batches must be >= 0 (0: none), got {c.ema_bn_batches}")
     if c.weight_decay < 0 or not 0.0 <= c.momentum < 1.0:
         raise UsageError("weight decay must be >= 0 and momentum in [0, 1)")
     if c.towers not in (1, 2):

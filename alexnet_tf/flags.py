@@ -50,6 +50,14 @@ def build_parser():
         help="evaluate and save an exponential moving average of the weights with this decay, "
         "e.g. 0.999 (default 0: the weights as trained)",
     )
+    p.add_argument(
+        "--ema-bn-batches",
+        type=int,
+        default=c.ema_bn_batches,
+        help="with --ema: recompute batch norm's statistics for the average from this many "
+        f"training batches before evaluating or saving it (default {c.ema_bn_batches}; 0: keep "
+        "the trained weights')",
+    )
     p.add_argument("--norm", help="lrn (§3.3) | batch | none")
     p.add_argument("--towers", type=int, default=c.towers, help="2 (§3.2) or 1")
     p.add_argument("--dropout", type=float, default=c.dropout)

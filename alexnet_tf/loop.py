@@ -32,8 +32,11 @@ class Trainer:
     replicas of all workers, so every worker sees the same numbers and stops at the same step.
     """
 
-    def __init__(self, model, strategy, *, batch_size: int, seed: int, jit_compile=False):
+    def __init__(
+        self, model, strategy, *, batch_size: int, seed: int, jit_compile=False, recalibrate=None
+    ):
         self.model, self.strategy, self.batch_size = model, strategy, batch_size
+        self.recalibrate = recalibrate  # --ema: batch norm's statistics for the average
         self.optimizer, self.loss_fn = model.optimizer, model.loss
         self.k = min(5, int(model.output_shape[-1]))
         self.seed = seed
@@ -127,8 +130,9 @@ class Trainer:
         ``partial`` holds the interrupted epoch's sums so far. ``on_step(epoch, step, out,
         sums)`` runs after each step (1-based step), ``on_epoch(epoch, sums, val)`` after each
         epoch's evaluation; it returns True to end the run there. With the optimizer's
-        ``use_ema``, ``val`` is the weights' moving average's and ``live_*`` the trained
-        weights'. Raises :class:`Diverged` at the first non-finite loss.
+        ``use_ema``, ``val`` is the weights' moving average's (after ``recalibrate()``, if
+        given) and ``live_*`` the trained weights'. Raises :class:`Diverged` at the first
+        non-finite loss.
         """
         epoch0, step0 = start
         for epoch in range(epoch0, epochs):
@@ -145,6 +149,8 @@ class Trainer:
             val = self.evaluate(eval_ds)
             if self.optimizer.use_ema:  # --ema: the average is what is saved; both are logged
                 with optim.averaged_weights(self.model):
+                    if self.recalibrate is not None:
+                        self.recalibrate()
                     val = {**self.evaluate(eval_ds), **{f"live_{k}": v for k, v in val.items()}}
             if not np.isfinite(val["loss"]):  # the last step's update broke the weights
                 raise Diverged(epoch + 1, steps)

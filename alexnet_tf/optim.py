@@ -66,10 +66,12 @@ class PaperSGD(keras.optimizers.SGD):
 @contextlib.contextmanager
 def averaged_weights(model):
     """While the block runs, ``model`` holds its optimizer's moving average of the weights
-    (``use_ema``); the trained weights are put back after. Call it outside ``strategy.run``."""
-    variables = model.trainable_variables
+    (``use_ema``); the trained weights are put back after, and so are the non-trainable
+    variables (batch norm's statistics, which the block may recompute for the average:
+    :class:`alexnet_tf.batchnorm.Recalibration`). Call it outside ``strategy.run``."""
+    variables = model.trainable_variables + model.non_trainable_variables
     trained = [v.numpy() for v in variables]
-    model.optimizer.finalize_variable_values(variables)
+    model.optimizer.finalize_variable_values(model.trainable_variables)
     try:
         yield
     finally:

@@ -34,6 +34,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
     import tensorflow as tf
 
     from alexnet_tf import (
+        batchnorm,
         callbacks,
         checkpoint,
         data,
@@ -129,23 +130,31 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             f"step {step0}/{steps} (global step {state.get('global_step', epoch0 * steps)})"
         )
 
-    def input_fn(ctx: tf.distribute.InputContext):
+    def input_fn(ctx: tf.distribute.InputContext | None):
+        """The training batches from where the run stands; without ``ctx``, whole global
+        batches from the start (--ema's batch-norm statistics)."""
         return data.train_pipeline(
             source, c.batch_size, image_size=image_size, seed=c.seed,
             pca_lighting=c.pca_lighting, mean=c.mean, cache_dir=str(root),
             augmentation=c.augment, cutout=c.cutout, steps_per_epoch=steps,
-            start=(epoch0, step0),
-            shard=(ctx.input_pipeline_id, ctx.num_input_pipelines),
-            replica_batch_size=ctx.get_per_replica_batch_size(c.batch_size),
+            start=(epoch0, step0) if ctx else (0, 0),
+            shard=(ctx.input_pipeline_id, ctx.num_input_pipelines) if ctx else (0, 1),
+            replica_batch_size=ctx.get_per_replica_batch_size(c.batch_size) if ctx else None,
         )  # fmt: skip
 
     eval_ds = data.eval_pipeline(
         source, c.eval_batch_size or c.batch_size, image_size=image_size, mean=c.mean,
         cache_dir=str(root),
     )  # fmt: skip
+    recalibrate = None
+    if c.ema and c.ema_bn_batches:  # the same training batches, augmented, every time
+        recalibrate = batchnorm.Recalibration(
+            model, strategy, input_fn(None).take(c.ema_bn_batches)
+        )
     trainer = loop.Trainer(
-        model, strategy, batch_size=c.batch_size, seed=c.seed, jit_compile=c.jit_compile
-    )
+        model, strategy, batch_size=c.batch_size, seed=c.seed, jit_compile=c.jit_compile,
+        recalibrate=recalibrate,
+    )  # fmt: skip
     progress = callbacks.ImagesPerSecond(c.batch_size, steps, c.epochs, verbose=verbose)
     plateau = None
     if c.schedule == "plateau":
@@ -219,8 +228,11 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         raise resume.diverged(e, root, chief, global_step) from None
     finally:
         log.close()
-    # --ema: model.keras holds the average (checkpoints hold the trained weights, to resume).
+    # --ema: model.keras holds the average (checkpoints hold the trained weights, to resume),
+    # with the batch-norm statistics its last evaluation used.
     model.optimizer.finalize_variable_values(model.trainable_variables)
+    if recalibrate is not None:
+        recalibrate()
     checkpoint.atomic_write(root / "model.keras", lambda tmp: model.save(tmp))
     last = history[-1] if history else {}
     metrics = {

@@ -74,6 +74,7 @@ FLAGS = {
     "dropout out of range": (["--dropout", "1.5"], "dropout"),
     "negative checkpoint steps": (["--checkpoint-steps", "-1"], "checkpoint steps"),
     "ema decay of 1": (["--ema", "1"], "ema decay must be in [0, 1)"),
+    "negative ema bn batches": (["--ema-bn-batches", "-1"], "ema bn batches must be >= 0"),
     "ema added to a run without it": (["--ema", "0.9"], "trained without --ema: resume it without"),
 }
 

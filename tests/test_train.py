@@ -117,17 +117,19 @@ def test_time_budget_ends_the_cosine_and_the_run_where_it_runs_out(tmp_path):
 def test_ema_run_saves_the_average_and_logs_both(tmp_path):
     """--ema: each epoch evaluates the average (val_*) and the trained weights (val_live_*);
     checkpoints keep the trained weights with the average in the optimizer, to resume, and
-    model.keras holds the average, also when a finished run is started again."""
+    model.keras holds the average with the batch-norm statistics its evaluation recomputed,
+    also when a finished run is started again."""
     import keras
     import numpy as np
 
+    from alexnet_tf import data, evaluate
     from alexnet_tf.config import TrainConfig
     from alexnet_tf.train import train_and_evaluate
 
     work = tmp_path / "run"
     config = TrainConfig(
         dataset="synthetic", num_examples=32, epochs=2, steps_per_epoch=3, batch_size=8,
-        lr=0.05, ema=0.9,
+        lr=0.05, ema=0.9, norm="batch", ema_bn_batches=2,
     )  # fmt: skip
     m = train_and_evaluate(config, str(work), verbose=False)
     last = m["history"][-1]
@@ -138,15 +140,26 @@ def test_ema_run_saves_the_average_and_logs_both(tmp_path):
     trained = [v.numpy() for v in saved.trainable_variables]
     assert max(np.abs(t - a).max() for t, a in zip(trained, average, strict=True)) > 1e-4
 
-    def assert_model_holds_the_average():
-        final = keras.models.load_model(work / "model.keras").trainable_variables
-        for v, a in zip(final, average, strict=True):
-            np.testing.assert_array_equal(v.numpy(), a)
+    live_stats = [v.numpy() for v in saved.non_trainable_variables if "moving" in v.path]
+    source = data.load_source("synthetic", None, image_size=32, num_examples=32, seed=0)
+    eval_ds = data.eval_pipeline(source, 8, image_size=32, cache_dir=str(work))
 
-    assert_model_holds_the_average()
+    def assert_model_holds_the_average():
+        final = keras.models.load_model(work / "model.keras")
+        for v, a in zip(final.trainable_variables, average, strict=True):
+            np.testing.assert_array_equal(v.numpy(), a)
+        stats = [v.numpy() for v in final.non_trainable_variables if "moving" in v.path]
+        assert len(stats) == len(live_stats) == 10  # bn1..bn5: mean and variance
+        assert min(np.abs(s - t).max() for s, t in zip(stats, live_stats, strict=True)) > 1e-6
+        # what the last epoch evaluated is what was saved
+        assert evaluate.evaluate(final, eval_ds)["top1_error"] == pytest.approx(m["top1_error"])
+        return stats
+
+    stats = assert_model_holds_the_average()
     (work / "model.keras").unlink()  # a second start restores the checkpoint and saves again
     assert train_and_evaluate(config, str(work), verbose=False)["global_step"] == 6
-    assert_model_holds_the_average()
+    for s, again in zip(stats, assert_model_holds_the_average(), strict=True):
+        np.testing.assert_array_equal(s, again)
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
@@ -163,6 +176,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         "32",
         "--ema",  # the average's updates and swaps on mirrored variables
         "0.9",
+        "--norm",  # and its batch-norm statistics, summed over the replicas
+        "batch",
         "--workdir",
         work,
         *SMALL,
