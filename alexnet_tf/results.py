@@ -9,6 +9,7 @@ and writes the ablation tables. ``--paper-run`` adds the faithful preset's full 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -108,12 +109,16 @@ def run_label(metrics: dict) -> str:
 
 def config_change(base: dict, metrics: dict) -> str:
     """What ``metrics``' run changed from ``base``'s: 'norm: batch → lrn', from the two
-    resolved configs (keys that only one of them records are not compared) and hosts."""
+    resolved configs and hosts. A key that only one of them records is compared with
+    TrainConfig's default (a field added since: the older run had its default behaviour),
+    where that default is a value and not a preset's to fill in."""
+    defaults = dataclasses.asdict(config.TrainConfig())
     a, b = base.get("config", {}), metrics.get("config", {})
+    pairs = {k: (a.get(k, defaults.get(k)), b.get(k, defaults.get(k))) for k in {*a, *b}}
     changes = [
-        f"{k.replace('_', ' ')}: {a[k]} → {b[k]}"
-        for k in sorted(set(a) & set(b) - {"workdir", "data_dir"})
-        if a[k] != b[k]
+        f"{k.replace('_', ' ')}: {x} → {y}"
+        for k, (x, y) in sorted(pairs.items())
+        if k not in ("workdir", "data_dir") and None not in (x, y) and x != y
     ]
     host_a, host_b = (m.get("machine", {}).get("cpu") for m in (base, metrics))
     if host_a != host_b:  # a different host changes the epochs that fit: say so

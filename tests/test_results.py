@@ -27,14 +27,19 @@ def test_paired_table_reads_each_change_and_the_deltas(tmp_path):
     base = {"norm": "batch", "cutout": 14, "workdir": "/a", "data_dir": "/d", "image_size": 28}
     runs = (
         finished(tmp_path / "base", 0.8799, base, flip=0.886, ten=0.8858, train=0.893),
-        # workdir and data_dir are not changes; a key only one config records is not compared
+        # workdir and data_dir are not changes; a key only one config records is compared
+        # with TrainConfig's default (ema: 0), and not at all where that is a preset's (lr)
         finished(
-            tmp_path / "lrn", 0.8812, {**base, "norm": "lrn", "workdir": "/b", "ema": 0}, ten=0.89
+            tmp_path / "lrn",
+            0.8812,
+            {**base, "norm": "lrn", "workdir": "/b", "ema": 0, "lr": 0.1},
+            ten=0.89,
         ),
         finished(tmp_path / "xeon", 0.8878, base, {"cpu": "Intel Xeon"}),
+        finished(tmp_path / "ema", 0.8741, {**base, "ema": 0.9995}),
     )
     rows = results.paired_table(runs).splitlines()
-    assert len(rows) == 5 and rows[0].startswith("| run | change from the first row |")
+    assert len(rows) == 6 and rows[0].startswith("| run | change from the first row |")
     assert rows[2] == (
         "| [`base`](base) | (the baseline) | 2 | 315.7 | 87.99% | 88.60% | 88.58% | 89.30% "
         "| +0.00 | +0.00 |"
@@ -44,6 +49,7 @@ def test_paired_table_reads_each_change_and_the_deltas(tmp_path):
         "| +0.13 | +0.42 |"
     )
     assert "| host: AMD EPYC → Intel Xeon | 2 |" in rows[4] and rows[4].endswith("| +0.79 |  |")
+    assert rows[5].startswith("| [`ema`](ema) | ema: 0.0 → 0.9995 | 2 |")
 
 
 def test_collect_puts_the_paired_table_first_and_the_cli_refuses_an_unfinished_run(
