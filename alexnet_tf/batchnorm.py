@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
+
+from alexnet_tf import distribute
 
 
 def batch_norm_layers(model) -> list:
@@ -33,11 +33,7 @@ class Recalibration:
         self.channels = [int(layer.moving_mean.shape[0]) for layer in self.layers]
         if self.layers:
             self._probe = keras.Model(model.inputs, [layer.input for layer in self.layers])
-            options = tf.data.Options()
-            options.experimental_distribute.auto_shard_policy = (
-                tf.data.experimental.AutoShardPolicy.DATA
-            )
-            self._data = strategy.experimental_distribute_dataset(dataset.with_options(options))
+            self._data = distribute.distribute_by_data(strategy, dataset)
             self._pass = tf.function(self._batch_moments)
 
     def _replica_sums(self, x):
@@ -70,8 +66,7 @@ class Recalibration:
     def __call__(self) -> None:
         if not self.layers:
             return
-        with warnings.catch_warnings():  # tf.data's note on options in graph mode
-            warnings.filterwarnings("ignore", message=".*preserve tf.data options.*")
+        with distribute.graph_loop_warnings_off():
             flat = self._pass().numpy()
         for layer, (mean, variance) in zip(
             self.layers, _split(flat, self.channels, 2), strict=True

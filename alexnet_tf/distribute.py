@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+import warnings
 
 import tensorflow as tf
 
@@ -169,3 +171,20 @@ def broadcast_json(strategy: tf.distribute.Strategy, obj):
     padded = raw[: int(size)].ljust(int(size), b" ")
     (data,) = broadcast(strategy, [tf.constant(list(padded), tf.int32)])
     return json.loads(bytes(data.numpy().astype("uint8")).decode())
+
+
+def distribute_by_data(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
+    """``dataset``'s batches shared among the replicas and workers, sharded by data (each
+    worker reads them all and keeps its share), for a graph loop over them."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
+@contextlib.contextmanager
+def graph_loop_warnings_off():
+    """Silence tf.data's note on options in graph mode, which a graph loop over a distributed
+    dataset prints on every trace."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*preserve tf.data options.*")
+        yield

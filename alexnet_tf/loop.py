@@ -8,12 +8,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import tensorflow as tf
 
-from alexnet_tf import optim
+from alexnet_tf import distribute, optim
 
 
 class Diverged(Exception):
@@ -111,15 +109,9 @@ class Trainer:
         """Loss, top-1 and top-5 accuracy over ``dataset`` (batched, remainder kept), the
         batches shared among the replicas and workers. Pass the same ``dataset`` every time."""
         if self._eval is None:
-            options = tf.data.Options()
-            options.experimental_distribute.auto_shard_policy = (
-                tf.data.experimental.AutoShardPolicy.DATA
-            )
-            dataset = dataset.with_options(options)
-            self._eval_data = self.strategy.experimental_distribute_dataset(dataset)
+            self._eval_data = distribute.distribute_by_data(self.strategy, dataset)
             self._eval = tf.function(self._eval_pass)
-        with warnings.catch_warnings():  # tf.data's note on options in graph mode
-            warnings.filterwarnings("ignore", message=".*preserve tf.data options.*")
+        with distribute.graph_loop_warnings_off():
             total = self._eval().numpy().astype(np.float64)
         n = max(total[3], 1.0)
         return {"loss": total[0] / n, "top1": total[1] / n, "top5": total[2] / n}
