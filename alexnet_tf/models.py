@@ -40,6 +40,7 @@ class Architecture:
     hidden: tuple[int, ...]  # fully connected hidden layers fc6, fc7
     input_size: int
     pool_padding: str = "valid"
+    num_classes: int = 1000  # ImageNet's (§2); the CIFAR-10 networks' is 10
 
 
 # §3.5 and Figure 2. conv1: 96@11x11/4 on 227x227x3 (the paper says 224x224, but
@@ -91,6 +92,7 @@ CIFAR = Architecture(
     hidden=(1024, 1024),
     input_size=32,
     pool_padding="same",
+    num_classes=10,
 )
 
 # CIFAR-10 with 3x3 kernels and the first pooling one layer later: conv1 and conv2 see the
@@ -113,6 +115,7 @@ CIFAR_3X3 = Architecture(
     hidden=(1024, 1024),
     input_size=32,
     pool_padding="same",
+    num_classes=10,
 )
 
 # §3.1, Figure 1: "a four-layer convolutional neural network" on CIFAR-10, ReLU against tanh.
@@ -123,6 +126,7 @@ FIGURE1 = Architecture(
     hidden=(),
     input_size=32,
     pool_padding="same",
+    num_classes=10,
 )
 
 ARCHITECTURES = {
@@ -163,7 +167,7 @@ def _initializers(init: str, bias_one: bool, seed: int | None):
 def alexnet(
     arch: Architecture | str = PAPER,
     *,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
     input_size: int | None = None,
     norm: str = "lrn",
     overlapping_pool: bool = True,
@@ -187,6 +191,7 @@ def alexnet(
       towers: 2 splits conv2, conv4, conv5 into two towers as on the two GPUs (§3.2), 1 does not.
       width: multiplies every layer's width (kept divisible by ``towers``).
       init: ``"paper"`` (§5), ``"caffe"`` (§5 with Caffe's stabler biases), ``"he"``, ``"glorot"``.
+      num_classes: fc8's width (None: the architecture's, 1,000 or 10).
     """
     if isinstance(arch, str):
         if arch not in ARCHITECTURES:
@@ -249,7 +254,7 @@ def alexnet(
     # The classifier keeps §5's N(0, 0.01) under every init: small logits, initial loss ln(C).
     kernel_init, bias_init = _initializers("paper", False, seed)
     logits = keras.layers.Dense(
-        num_classes,
+        num_classes or arch.num_classes,
         kernel_initializer=kernel_init,
         bias_initializer=bias_init,
         dtype="float32",  # logits in float32 under mixed precision
@@ -266,19 +271,19 @@ def alexnet_owt(**kwargs) -> keras.Model:
 
 def alexnet_cifar(**kwargs) -> keras.Model:
     """The CIFAR-10 variant for 32x32 inputs (see :data:`CIFAR` for its deviations)."""
-    kwargs = {"num_classes": 10, "init": "he", **kwargs}
+    kwargs = {"init": "he", **kwargs}
     return alexnet(CIFAR, name="alexnet_cifar", **kwargs)
 
 
 def alexnet_cifar_3x3(**kwargs) -> keras.Model:
     """The CIFAR-10 variant with 3x3 kernels and full-resolution conv1-conv2 (:data:`CIFAR_3X3`)."""
-    kwargs = {"num_classes": 10, "init": "he", **kwargs}
+    kwargs = {"init": "he", **kwargs}
     return alexnet(CIFAR_3X3, name="alexnet_cifar_3x3", **kwargs)
 
 
 def cnn4(**kwargs) -> keras.Model:
     """Figure 1's four-layer CNN (:data:`FIGURE1`): three convolutions and a classifier."""
-    kwargs = {"num_classes": 10, "init": "he", "norm": "none", "towers": 1, **kwargs}
+    kwargs = {"init": "he", "norm": "none", "towers": 1, **kwargs}
     return alexnet(FIGURE1, name="cnn4", **kwargs)
 
 

@@ -46,15 +46,10 @@ def random_batch(batch_size: int, size: int, classes: int, seed: int = 0):
     return x, rng.integers(0, classes, batch_size)
 
 
-def classes_of(model_name: str) -> int:
-    """The classes ``build_model(model_name)`` predicts: 1,000 for the ImageNet networks."""
-    return 1000 if model_name in ("alexnet", "alexnet_owt") else 10
-
-
 def synthetic_batch(model_name: str, batch_size: int, seed: int = 0):
     """A random batch of ``model_name``'s input size and classes."""
-    size = ARCHITECTURES[model_name].input_size
-    return random_batch(batch_size, size, classes_of(model_name), seed)
+    arch = ARCHITECTURES[model_name]
+    return random_batch(batch_size, arch.input_size, arch.num_classes, seed)
 
 
 def ours_train_rate(model_name: str, batch, steps: int, precision="float32", towers=2) -> float:
@@ -71,7 +66,7 @@ def ours_train_rate(model_name: str, batch, steps: int, precision="float32", tow
 def training(model_name: str, batch_size: int, steps: int, bf16: bool, torch_threads: int) -> dict:
     """images/s of ours and of every peer, same network, same batch, one process."""
     arch = ARCHITECTURES[model_name]
-    classes = classes_of(model_name)
+    classes = arch.num_classes
     batch = synthetic_batch(model_name, batch_size)
     rows = {}
     rows["alexnet_tf"] = ours_train_rate(model_name, batch, steps)

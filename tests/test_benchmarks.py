@@ -28,13 +28,8 @@ def test_flops_of_the_paper_network():
 def test_synthetic_batches_match_each_network():
     for name, size, classes in (("alexnet", 227, 1000), ("alexnet_cifar_3x3", 32, 10)):
         x, y = measure.synthetic_batch(name, 64)
-        assert x.shape == (64, size, size, 3) and measure.classes_of(name) == classes
+        assert x.shape == (64, size, size, 3)
         assert 0 <= y.min() and y.max() < classes and y.max() >= classes // 2  # the whole range
-    assert [measure.classes_of(n) for n in ("alexnet_owt", "alexnet_cifar", "cnn4")] == [
-        1000,
-        10,
-        10,
-    ]
 
 
 def test_timing_leaves_warm_up_untimed_and_counts_every_image():

@@ -138,6 +138,9 @@ def test_cifar_variant():
     assert m.count_params() == 7_561_610 and m.input_shape == (None, 32, 32, 3)
     assert [m.get_layer(f"conv{i}").filters for i in range(1, 6)] == [96, 256, 384, 384, 256]
     assert build_model("alexnet_cifar", towers=1).count_params() == 8_974_730
+    # The architecture carries its classes: by name through either builder, or overridden.
+    assert alexnet("alexnet_cifar").output_shape == (None, 10)
+    assert build_model("alexnet_cifar", num_classes=100).output_shape == (None, 100)
     assert neuron_counts(m) == [98304, 65536, 24576, 24576, 16384, 1024, 1024, 10]
     kinds = [type(layer).__name__ for layer in m.layers]
     assert kinds.count("LocalResponseNormalization") == 2 and kinds.count("Dropout") == 2
