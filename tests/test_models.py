@@ -6,11 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from alexnet_tf.architectures import CONV1_NEURONS, PAPER_NEURONS, PAPER_PARAMS
 from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
 from alexnet_tf.models import (
-    CONV1_NEURONS,
-    PAPER_NEURONS,
-    PAPER_PARAMS,
     alexnet,
     build_model,
     neuron_counts,
