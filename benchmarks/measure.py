@@ -66,7 +66,6 @@ def ours_train_rate(model_name: str, batch, steps: int, precision="float32", tow
 def training(model_name: str, batch_size: int, steps: int, bf16: bool, torch_threads: int) -> dict:
     """images/s of ours and of every peer, same network, same batch, one process."""
     arch = ARCHITECTURES[model_name]
-    classes = arch.num_classes
     batch = synthetic_batch(model_name, batch_size)
     rows = {}
     rows["alexnet_tf"] = ours_train_rate(model_name, batch, steps)
@@ -76,14 +75,14 @@ def training(model_name: str, batch_size: int, steps: int, bf16: bool, torch_thr
         )
     rows["alexnet_tf no towers"] = ours_train_rate(model_name, batch, steps, towers=1)
     rows["naive Keras, Conv2D(groups=2)"] = peers.keras_train_rate(
-        peers.naive_keras(arch, classes), batch, steps
+        peers.naive_keras(arch), batch, steps
     )
     rows["naive Keras, no towers"] = peers.keras_train_rate(
-        peers.naive_keras(arch, classes, False), batch, steps
+        peers.naive_keras(arch, False), batch, steps
     )
     if peers.torch_available():
         for towers, label in ((True, "PyTorch, groups=2"), (False, "PyTorch, no towers")):
-            model = peers.torch_model(arch, classes, towers)
+            model = peers.torch_model(arch, towers)
             rows[label] = peers.torch_train_rate(model, batch, steps, threads=torch_threads)
     return {k: round(v, 2) for k, v in rows.items()}
 

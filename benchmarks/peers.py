@@ -17,7 +17,7 @@ from alexnet_tf.models import Architecture
 from benchmarks import timing
 
 
-def naive_keras(arch: Architecture, num_classes: int, towers: bool = True) -> keras.Model:
+def naive_keras(arch: Architecture, towers: bool = True) -> keras.Model:
     """The network as a user would write it: ``keras.Sequential``, ``Conv2D(groups=2)`` for the
     towers, ``tf.nn.lrn`` in a ``Lambda``, compiled with Keras' defaults (XLA "auto")."""
     L = keras.layers
@@ -39,7 +39,7 @@ def naive_keras(arch: Architecture, num_classes: int, towers: bool = True) -> ke
     stack.append(L.Flatten())
     for units in arch.hidden:
         stack += [L.Dense(units, activation="relu"), L.Dropout(0.5)]
-    stack.append(L.Dense(num_classes))
+    stack.append(L.Dense(arch.num_classes))
     return keras.Sequential(stack)
 
 
@@ -61,7 +61,7 @@ def torch_available() -> bool:
     return True
 
 
-def torch_model(arch: Architecture, num_classes: int, towers: bool = True):
+def torch_model(arch: Architecture, towers: bool = True):
     """PEER: the same network in PyTorch (NCHW, ``groups=2`` towers, ``nn.LocalResponseNorm``
     with the paper's constants in PyTorch's alpha/n convention: size 5, alpha 5e-4, k 2)."""
     import torch.nn as nn
@@ -91,7 +91,7 @@ def torch_model(arch: Architecture, num_classes: int, towers: bool = True):
     for units in arch.hidden:
         layers += [nn.Linear(features, units), nn.ReLU(), nn.Dropout(0.5)]
         features = units
-    layers.append(nn.Linear(features, num_classes))
+    layers.append(nn.Linear(features, arch.num_classes))
     return nn.Sequential(*layers)
 
 

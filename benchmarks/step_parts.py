@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     for name in args.parts:
         what, kwargs, arch = PARTS[name]
         keras.mixed_precision.set_global_policy(args.precision)
-        model = models.alexnet(arch, num_classes=10, init="he", **{"norm": "batch", **kwargs})
+        model = models.alexnet(arch, init="he", **{"norm": "batch", **kwargs})
         keras.mixed_precision.set_global_policy("float32")
         size = model.input_shape[1]  # the centre of the 32x32 batch for a smaller input
         off = (32 - size) // 2

@@ -50,10 +50,10 @@ def test_timing_leaves_warm_up_untimed_and_counts_every_image():
 def test_peers_are_the_same_network():
     from alexnet_tf.models import CIFAR, PAPER
 
-    assert peers.naive_keras(PAPER, 1000).count_params() == 60_965_224
-    assert peers.naive_keras(CIFAR, 10, towers=False).count_params() == 8_974_730
+    assert peers.naive_keras(PAPER).count_params() == 60_965_224
+    assert peers.naive_keras(CIFAR, towers=False).count_params() == 8_974_730
     if peers.torch_available():
-        n = sum(p.numel() for p in peers.torch_model(PAPER, 1000).parameters())
+        n = sum(p.numel() for p in peers.torch_model(PAPER).parameters())
         assert n == 60_965_224
 
 
