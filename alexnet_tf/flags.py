@@ -102,7 +102,7 @@ def build_parser():
     p.add_argument(
         "--precision",
         default=c.precision,
-        help="float32 | mixed_bfloat16 | mixed_float16 | auto (bf16 where the hardware has it)",
+        help="float32 | mixed_bfloat16 | mixed_float16 | auto (bf16 where it trains faster)",
     )
     p.add_argument("--xla", dest="jit_compile", action="store_true", help="compile with XLA")
     p.add_argument("--seed", type=int, default=c.seed)

@@ -1,4 +1,4 @@
-"""Choosing the compute precision: bfloat16 where the hardware has it, float32 elsewhere."""
+"""Choosing the compute precision: bfloat16 where it trains faster, float32 elsewhere."""
 
 from __future__ import annotations
 
@@ -7,17 +7,39 @@ import os
 POLICIES = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
-def cpu_has_bf16() -> bool:
-    """True when the CPU multiplies bfloat16 natively (Intel AMX or AVX512-BF16)."""
+def _cpuinfo() -> tuple[str, set[str]]:
+    """The first CPU's vendor and flags from /proc/cpuinfo (empty where there is none)."""
+    vendor, flags = "", set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "amx_bf16" in flags or "avx512_bf16" in flags
+                if line.startswith("vendor_id"):
+                    vendor = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
     except OSError:
         pass
-    return False
+    return vendor, flags
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU has bfloat16 instructions (Intel AMX or AVX512-BF16)."""
+    _, flags = _cpuinfo()
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def cpu_bf16_is_faster() -> bool:
+    """True where bfloat16 trains faster than float32 on this CPU (BENCHMARKS.md, "hosts"):
+    Intel with AMX (1.4-1.9x float32's rate in the benchmarks), and AMD with AVX512-BF16 (Zen 4: its
+    float32 units are 256 bits wide, its bf16 dot products double the rate; 262 against 163).
+    Intel's AVX512-BF16 without AMX (Cooper Lake, or a VM that hides AMX) multiplies bf16 no
+    faster than float32 and pays for the casts: 127 against 212 images/s, so float32 there.
+    """
+    vendor, flags = _cpuinfo()
+    if "amx_bf16" in flags:
+        return True
+    return vendor == "AuthenticAMD" and "avx512_bf16" in flags
 
 
 def gpu_has_bf16(details: dict) -> bool:
@@ -27,9 +49,9 @@ def gpu_has_bf16(details: dict) -> bool:
 
 
 def resolve(name: str = "auto") -> str:
-    """The Keras dtype policy for ``name``; ``auto`` picks ``mixed_bfloat16`` on hardware with
-    native bfloat16 (AMX/AVX512-BF16 CPUs, Ampere+ GPUs), ``mixed_float16`` on older GPUs and
-    ``float32`` otherwise. ``$ALEXNET_PRECISION`` overrides ``auto``.
+    """The Keras dtype policy for ``name``; ``auto`` picks ``mixed_bfloat16`` where bfloat16
+    is the faster (Ampere+ GPUs, CPUs where :func:`cpu_bf16_is_faster`), ``mixed_float16`` on
+    older GPUs and ``float32`` otherwise. ``$ALEXNET_PRECISION`` overrides ``auto``.
 
     Mixed precision keeps float32 master weights, float32 logits and loss, and LRN computed in
     float32 (see :class:`alexnet_tf.layers.LocalResponseNormalization`).
@@ -45,4 +67,4 @@ def resolve(name: str = "auto") -> str:
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         return "mixed_bfloat16" if gpu_has_bf16(details) else "mixed_float16"
-    return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+    return "mixed_bfloat16" if cpu_bf16_is_faster() else "float32"

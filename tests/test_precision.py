@@ -1,4 +1,4 @@
-"""Precision auto-selection: bfloat16 only where the hardware multiplies it natively."""
+"""Precision auto-selection: bfloat16 only where it trains faster than float32."""
 
 import io
 
@@ -11,21 +11,38 @@ def test_explicit_policies_pass_through(monkeypatch):
     assert precision.resolve("auto") == "mixed_float16"  # the environment overrides auto
 
 
-def test_cpu_flags(monkeypatch):
-    def fake(flags):
-        return lambda *a, **k: io.StringIO(f"processor: 0\nflags\t\t: fpu sse2 {flags}\n")
+def _fake_cpuinfo(monkeypatch, vendor, flags):
+    text = f"processor: 0\nvendor_id\t: {vendor}\nflags\t\t: fpu sse2 {flags}\n"
+    monkeypatch.setattr("builtins.open", lambda *a, **k: io.StringIO(text))
 
-    monkeypatch.setattr("builtins.open", fake("avx512f amx_bf16 amx_tile"))
+
+def test_cpu_flags(monkeypatch):
+    _fake_cpuinfo(monkeypatch, "GenuineIntel", "avx512f amx_bf16 amx_tile")
     assert precision.cpu_has_bf16()
-    monkeypatch.setattr("builtins.open", fake("avx2 avx512f"))
+    _fake_cpuinfo(monkeypatch, "GenuineIntel", "avx2 avx512f")
     assert not precision.cpu_has_bf16()
+
+
+def test_bf16_only_where_it_is_faster(monkeypatch):
+    """Measured (BENCHMARKS.md): AMX and AMD's AVX512-BF16 train faster in bf16; Intel's
+    AVX512-BF16 without AMX trains 1.7x slower in bf16 than in float32."""
+    cases = [
+        ("GenuineIntel", "avx512f avx512_bf16 amx_bf16 amx_tile", True),  # Sapphire Rapids+
+        ("AuthenticAMD", "avx512f avx512_bf16", True),  # Zen 4
+        ("GenuineIntel", "avx512f avx512_bf16 avx512_fp16", False),  # AMX hidden (this VM)
+        ("AuthenticAMD", "avx2 fma", False),  # Zen 3: no bf16 at all
+    ]
+    for vendor, flags, faster in cases:
+        _fake_cpuinfo(monkeypatch, vendor, flags)
+        assert precision.cpu_bf16_is_faster() is faster, (vendor, flags)
+        assert precision.cpu_has_bf16() == ("bf16" in flags)
 
 
 def test_auto_on_this_machine(monkeypatch):
     monkeypatch.delenv("ALEXNET_PRECISION", raising=False)
-    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(precision, "cpu_bf16_is_faster", lambda: True)
     assert precision.resolve("auto") == "mixed_bfloat16"  # no GPU in the test environment
-    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(precision, "cpu_bf16_is_faster", lambda: False)
     assert precision.resolve("auto") == "float32"
 
 
@@ -37,7 +54,7 @@ def test_gpu_generations():
 
 
 def test_cli_trains_with_auto_precision(tmp_path):
-    """--precision auto resolves and trains (bf16 on AMX CPUs, float32 elsewhere)."""
+    """--precision auto resolves and trains (bf16 where it is faster, float32 elsewhere)."""
     from conftest import run_module
 
     r = run_module(
