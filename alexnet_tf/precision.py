@@ -30,11 +30,11 @@ def cpu_has_bf16() -> bool:
 
 
 def cpu_bf16_is_faster() -> bool:
-    """True where bfloat16 trains faster than float32 on this CPU (BENCHMARKS.md, "hosts"):
-    Intel with AMX (1.4-1.9x float32's rate in the benchmarks), and AMD with AVX512-BF16 (Zen 4: its
-    float32 units are 256 bits wide, its bf16 dot products double the rate; 262 against 163).
+    """True where bfloat16 trains faster than float32 on this CPU, as measured on the three
+    hosts of BENCHMARKS.md: Intel with AMX (bf16 1.4-1.9x float32's rate) and AMD with
+    AVX512-BF16 (Zen 4, whose float32 units are 256 bits wide: 262 against 163 images/s).
     Intel's AVX512-BF16 without AMX (Cooper Lake, or a VM that hides AMX) multiplies bf16 no
-    faster than float32 and pays for the casts: 127 against 212 images/s, so float32 there.
+    faster than float32 and pays for the casts: 126 against 200 images/s, so float32 there.
     """
     vendor, flags = _cpuinfo()
     if "amx_bf16" in flags:
