@@ -82,6 +82,9 @@ def accuracy_vs_time(runs: dict, path: Path) -> None:
     plots.save(fig, path)
 
 
+PRECISION_NAMES = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp16"}
+
+
 def run_label(metrics: dict) -> str:
     """'default recipe, 60 epochs, cutout 16, 7.57M parameters': a full run's legend entry,
     from its config (the parameter count tells the network's widths apart)."""
@@ -102,8 +105,11 @@ def run_label(metrics: dict) -> str:
     label += ", §5's N(0, 0.01) init" if c.get("init") == "paper" else ""  # He init otherwise
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
-    if metrics.get("machine"):  # runs from before it was recorded do not say
-        label += ", " + metrics["machine"]["cpu"].replace("(R)", "").replace(" Processor", "")
+    host = metrics.get("machine")
+    if host:  # runs from before it was recorded do not say
+        label += ", " + host["cpu"].replace("(R)", "").replace(" Processor", "")
+        if host.get("policy"):  # the precision it trained in (precision.resolve)
+            label += ", " + PRECISION_NAMES.get(host["policy"], host["policy"])
     return label
 
 

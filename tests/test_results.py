@@ -86,6 +86,10 @@ def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average
         "default recipe, 32 epochs, lr 0.1, EMA 0.999, cutout 14"
     )
     assert label(recipe="paper", lr=0.01) == "paper recipe, 32 epochs, no cutout"
+    # The host and the precision it trained in (float32 where bf16 is slower: precision.py)
+    xeon = {"cpu": "Intel(R) Xeon(R) Processor", "cores": 2, "policy": "float32"}
+    labelled = results.run_label({"epochs_completed": 32, "config": {}, "machine": xeon})
+    assert labelled == "default recipe, 32 epochs, no cutout, Intel Xeon, fp32"
 
 
 def test_curves_beyond_ten_runs_change_marker_where_the_colours_repeat():
