@@ -5,19 +5,12 @@ from __future__ import annotations
 import os
 import platform
 
-from alexnet_tf.precision import cpu_has_bf16
+from alexnet_tf.precision import cpu_fields, cpu_has_bf16
 
 
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo ("unknown" where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return cpu_fields().get("model name") or platform.processor() or "unknown"
 
 
 def describe() -> dict:

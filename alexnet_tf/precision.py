@@ -7,25 +7,30 @@ import os
 POLICIES = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
-    """The first CPU's vendor and flags from /proc/cpuinfo (empty where there is none)."""
-    vendor, flags = "", set()
+def cpu_fields() -> dict[str, str]:
+    """The first CPU's fields in /proc/cpuinfo ("vendor_id", "model name", "flags", ...);
+    empty where there is none."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("vendor_id"):
-                    vendor = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+                if not line.strip() and fields:  # a blank line ends the first CPU
                     break
+                key, sep, value = line.partition(":")
+                if sep:
+                    fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return vendor, flags
+    return fields
+
+
+def _flags() -> set[str]:
+    return set(cpu_fields().get("flags", "").split())
 
 
 def cpu_has_bf16() -> bool:
     """True when the CPU has bfloat16 instructions (Intel AMX or AVX512-BF16)."""
-    _, flags = _cpuinfo()
+    flags = _flags()
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
@@ -36,10 +41,10 @@ def cpu_bf16_is_faster() -> bool:
     Intel's AVX512-BF16 without AMX (Cooper Lake, or a VM that hides AMX) multiplies bf16 no
     faster than float32 and pays for the casts: 126 against 200 images/s, so float32 there.
     """
-    vendor, flags = _cpuinfo()
+    flags = _flags()
     if "amx_bf16" in flags:
         return True
-    return vendor == "AuthenticAMD" and "avx512_bf16" in flags
+    return cpu_fields().get("vendor_id") == "AuthenticAMD" and "avx512_bf16" in flags
 
 
 def gpu_has_bf16(details: dict) -> bool:

@@ -23,6 +23,20 @@ def test_cpu_flags(monkeypatch):
     assert not precision.cpu_has_bf16()
 
 
+def test_cpu_fields_are_the_first_cpus(monkeypatch):
+    """One reader of /proc/cpuinfo for the precision and the recorded host (machine.py)."""
+    from alexnet_tf import machine
+
+    text = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t\t: avx512_bf16\n\n"
+    text += "processor\t: 1\nmodel name\t: other\nflags\t\t: amx_bf16\n"
+    monkeypatch.setattr("builtins.open", lambda *a, **k: io.StringIO(text))
+    assert precision.cpu_fields() == {
+        "processor": "0", "model name": "AMD EPYC 9B14", "flags": "avx512_bf16"
+    }  # fmt: skip
+    assert machine.cpu_model() == "AMD EPYC 9B14"
+    assert not precision.cpu_bf16_is_faster()  # no vendor_id: not known to be AMD
+
+
 def test_bf16_only_where_it_is_faster(monkeypatch):
     """Measured (BENCHMARKS.md): AMX and AMD's AVX512-BF16 train faster in bf16; Intel's
     AVX512-BF16 without AMX trains 1.7x slower in bf16 than in float32."""
