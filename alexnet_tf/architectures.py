@@ -78,13 +78,7 @@ ONE_WEIRD_TRICK = Architecture(
 #   two towers (the default), 8,974,730 with one
 #   (both pinned in tests). Init is He, not N(0, 0.01): see `_initializers`.
 CIFAR = Architecture(
-    convs=(
-        ConvSpec(96, 5, lrn=True, pool=True),
-        ConvSpec(256, 5, towers=True, lrn=True, pool=True, bias_one=True),
-        ConvSpec(384, 3),
-        ConvSpec(384, 3, towers=True, bias_one=True),
-        ConvSpec(256, 3, towers=True, pool=True, bias_one=True),
-    ),
+    convs=(ConvSpec(96, 5, lrn=True, pool=True), *PAPER.convs[1:]),  # conv2-conv5: §3.5's
     hidden=(1024, 1024),
     input_size=32,
     pool_padding="same",
