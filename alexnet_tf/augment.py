@@ -59,9 +59,25 @@ def random_crop(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
     return tf.ensure_shape(out, [size, size, image.shape[-1]])
 
 
-def random_flip(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """§4.1: horizontal reflection with probability 1/2, deterministic under ``seed``."""
-    return tf.image.stateless_random_flip_left_right(image, seed=seed)
+def random_flip(image: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor | None = None) -> tf.Tensor:
+    """§4.1: horizontal reflection with probability 1/2, deterministic under ``seed``; or, given
+    ``flip`` (a bool scalar), exactly when it is true (``alternating_flip``)."""
+    if flip is None:
+        return tf.image.stateless_random_flip_left_right(image, seed=seed)
+    return tf.where(flip, tf.reverse(image, axis=[-2]), image)
+
+
+def alternating_flip(index: tf.Tensor, epoch: tf.Tensor, seed: int) -> tf.Tensor:
+    """Whether training example ``index`` is mirrored in ``epoch`` under "alternating flip"
+    (Jordan 2024, arXiv:2404.00498; not §4.1): with probability 1/2 in epoch 0 (seeded by
+    ``seed`` and the example), then the other way in each following epoch, so every two
+    epochs show each image once as it is and once mirrored (random flips repeat a view half
+    the time)."""
+    key = tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, 0xF11B], tf.int64), tf.cast(index, tf.int64)
+    )
+    first = tf.random.stateless_uniform([], key) < 0.5
+    return tf.not_equal(first, tf.equal(tf.cast(epoch, tf.int64) % 2, 1))
 
 
 def pad_and_random_crop(image: tf.Tensor, pad: int, seed: tf.Tensor) -> tf.Tensor:
@@ -153,16 +169,18 @@ def cifar_train(
     pca=None,
     mean: Mean = "channel",
     crop: int | None = None,
+    flip: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """CIFAR training view: pad 4 + random crop back (or, with ``crop``, §4.1's random
-    ``crop`` x ``crop`` patch, no padding) + flip (+ PCA lighting) + normalise."""
+    ``crop`` x ``crop`` patch, no padding) + flip (random, or as ``flip`` says) (+ PCA
+    lighting) + normalise."""
     s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
     image = _sub_mean_image(image_uint8, mean)
     if crop:  # §4.1: "extracting random 224x224 patches ... from the 256x256 images"
         image = random_crop(image, crop, s[0])
     else:
         image = pad_and_random_crop(image, 4, s[0])
-    image = random_flip(image, s[1])
+    image = random_flip(image, s[1], flip)
     if pca is not None:
         image = pca_lighting(image, s[2], pca[0], pca[1])
     return _standardize(image, mean, CIFAR10_MEAN, CIFAR10_STD)
@@ -206,15 +224,16 @@ def imagenet_train(
     pca: tuple | None = None,
     lighting: bool = True,
     resize: int = 256,
+    flip: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """ImageNet training view [crop, crop, 3]: §4.1 random crop + flip + PCA lighting, §2 mean.
 
     ``pca`` = (eigval, eigvec), None for the published ImageNet values; ``lighting=False`` skips it.
+    ``flip``: mirror exactly when true, in place of a random flip.
     """
     s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
-    image = random_flip(
-        random_crop(_imagenet_base(image_uint8, crop, resize, mean), crop, s[0]), s[1]
-    )
+    image = random_crop(_imagenet_base(image_uint8, crop, resize, mean), crop, s[0])
+    image = random_flip(image, s[1], flip)
     if lighting:
         eigval, eigvec = pca if pca is not None else (IMAGENET_EIGVAL, IMAGENET_EIGVEC)
         image = pca_lighting(image, s[2], eigval, eigvec)

@@ -55,6 +55,7 @@ class TrainConfig:
     activation: str = "relu"  # §3.1; "tanh" is Figure 1's saturating baseline
     augment: bool = True  # §4.1's random crops and flips (False: the centre view only)
     cutout: int | None = None  # side of a zeroed square per training image (0: none; not §4.1)
+    alternating_flip: bool = False  # mirror each image in every other epoch (not §4.1: random)
     recipe: str = "default"  # "paper": the dataset's faithful §5 recipe (PAPER_RECIPES)
     init: str | None = None
     image_size: int | None = None
@@ -203,6 +204,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UsageError(f"time budget must be >= 0 minutes (0: none), got {c.time_budget}")
     if c.cutout < 0:
         raise UsageError(f"cutout must be >= 0 pixels, got {c.cutout}")
+    if c.alternating_flip and not c.augment:
+        raise UsageError("--alternating-flip mirrors training views; --no-augment has none")
     if not 0.0 <= c.dropout < 1.0:
         raise UsageError(f"dropout must be in [0, 1), got {c.dropout}")
     if not 0.0 <= c.label_smoothing < 1.0:

@@ -145,24 +145,25 @@ def _augmenter(
     augment_: bool = True,
     cutout: int = 0,
 ) -> Callable:
-    """(image, label, per-example seed) -> (float32 view, int32 label): §4.1's training view
-    (then a ``cutout`` square, if > 0), or with ``augment_=False`` the evaluation view."""
+    """(image, label, per-example seed[, flip]) -> (float32 view, int32 label): §4.1's training
+    view (then a ``cutout`` square, if > 0), or with ``augment_=False`` the evaluation view."""
 
     crop = _cifar_crop(source, image_size)
 
-    def augment_one(image, label, ex_seed):
+    def augment_one(image, label, ex_seed, flip=None):
         if not augment_:
             if source.kind == "cifar":
                 out = _fit(augment.cifar_eval(image, mean=mean_v, crop=crop), image_size)
             else:
                 out = augment.imagenet_eval(image, crop=image_size, mean=mean_v)
         elif source.kind == "cifar":
-            view = augment.cifar_train(image, ex_seed, pca=pca, mean=mean_v, crop=crop)
+            view = augment.cifar_train(image, ex_seed, pca=pca, mean=mean_v, crop=crop, flip=flip)
             out = _fit(view, image_size)
         else:
             out = augment.imagenet_train(
-                image, ex_seed, crop=image_size, mean=mean_v, pca=pca, lighting=pca_lighting
-            )
+                image, ex_seed, crop=image_size, mean=mean_v, pca=pca, lighting=pca_lighting,
+                flip=flip,
+            )  # fmt: skip
         if cutout and augment_:
             out = augment.cutout(out, cutout, fold_in(ex_seed, 0xC07))
         return out, tf.cast(label, tf.int32)
@@ -191,6 +192,7 @@ def train_pipeline(
     cache_dir: str | None = None,
     augmentation: bool = True,
     cutout: int = 0,
+    alternating_flip: bool = False,
     shuffle_buffer: int | None = None,
     steps_per_epoch: int | None = None,
     start: tuple[int, int] = (0, 0),
@@ -208,6 +210,7 @@ def train_pipeline(
     nothing skipped is read, decoded or augmented. ``shard=(i, n)`` makes this input pipeline
     ``i`` of ``n`` (one per worker): it gets slice ``i`` of every global batch, in batches of
     ``replica_batch_size`` (default ``batch_size // n``) for its local replicas.
+    ``alternating_flip``: augment.alternating_flip's flips in place of random ones.
     """
     _check(batch_size, image_size, mean)
     index, shards = shard
@@ -236,10 +239,13 @@ def train_pipeline(
             key = _epoch_key(seed, epoch)
             i = tf.random.experimental.index_shuffle(pos, key, last)
             image, label = source.lookup(i)
-            return augment_one(image, label, fold_in(key, pos))
+            flip = augment.alternating_flip(i, epoch, seed) if alternating_flip else None
+            return augment_one(image, label, fold_in(key, pos), flip)
 
         q0 = (epoch0 * steps + step0) * per_shard
         ds = tf.data.Dataset.counter(q0).map(example, num_parallel_calls=AUTOTUNE)
+    elif alternating_flip:  # it follows each image across epochs, by its index
+        raise UsageError(f"alternating flips need random access to {source.name}'s images")
     else:  # no random access: seeded permutations of windows of records, skipping raw records
         raw = source.raw_train if source.raw_train is not None else source.train
         default = (

@@ -81,6 +81,12 @@ def build_parser():
         help="zero a random NxN square of each training image (0: off; DeVries & Taylor 2017)",
     )
     p.add_argument(
+        "--alternating-flip",
+        action="store_true",
+        help="mirror each training image in every other epoch, in place of §4.1's random flips "
+        "(Jordan 2024, arXiv:2404.00498)",
+    )
+    p.add_argument(
         "--image-size",
         type=int,
         help="the model's input side (CIFAR-10 below 32: §4.1's random crops of that size)",

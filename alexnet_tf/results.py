@@ -100,6 +100,7 @@ def run_label(metrics: dict) -> str:
     label += f", EMA {c['ema']:g}" if c.get("ema") else ""
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
     label += ", PCA lighting" if c.get("pca_lighting") else ""
+    label += ", alternating flips" if c.get("alternating_flip") else ""
     size = c.get("image_size")
     label += f", {size}x{size} crops" if size and size < 32 else ""  # §4.1's crops of 32x32
     label += ", §5's N(0, 0.01) init" if c.get("init") == "paper" else ""  # He init otherwise

@@ -136,7 +136,8 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         return data.train_pipeline(
             source, c.batch_size, image_size=image_size, seed=c.seed,
             pca_lighting=c.pca_lighting, mean=c.mean, cache_dir=str(root),
-            augmentation=c.augment, cutout=c.cutout, steps_per_epoch=steps,
+            augmentation=c.augment, cutout=c.cutout, alternating_flip=c.alternating_flip,
+            steps_per_epoch=steps,
             start=(epoch0, step0) if ctx else (0, 0),
             shard=(ctx.input_pipeline_id, ctx.num_input_pipelines) if ctx else (0, 1),
             replica_batch_size=ctx.get_per_replica_batch_size(c.batch_size) if ctx else None,

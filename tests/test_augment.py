@@ -58,6 +58,21 @@ def test_random_flip_flips_half_the_time():
     np.testing.assert_array_equal(A.random_flip(image, S1), A.random_flip(image, S1))
 
 
+def test_alternating_flip_mirrors_each_image_in_every_other_epoch():
+    image = coord_image(4, 5)
+    np.testing.assert_array_equal(A.random_flip(image, S1, tf.constant(True)), image[:, ::-1])
+    np.testing.assert_array_equal(A.random_flip(image, S1, tf.constant(False)), image)
+    flips = np.array(
+        [[bool(A.alternating_flip(i, e, seed=0)) for i in range(200)] for e in range(4)]
+    )
+    assert 70 < flips[0].sum() < 130  # epoch 0: each image mirrored with probability 1/2
+    np.testing.assert_array_equal(flips[1], ~flips[0])  # then the other way, every epoch
+    np.testing.assert_array_equal(flips[2], flips[0])
+    np.testing.assert_array_equal(flips[3], ~flips[0])
+    other_seed = [bool(A.alternating_flip(i, 0, seed=1)) for i in range(200)]
+    assert 60 < (np.array(other_seed) != flips[0]).sum() < 140
+
+
 def test_pad_and_random_crop_zero_pads_and_keeps_size():
     image = coord_image(8, 8) + 1.0  # no zeros inside the image
     outs = [A.pad_and_random_crop(image, 4, tf.constant([i, 0], tf.int64)) for i in range(20)]

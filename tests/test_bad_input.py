@@ -75,6 +75,7 @@ FLAGS = {
     "negative checkpoint steps": (["--checkpoint-steps", "-1"], "checkpoint steps"),
     "ema decay of 1": (["--ema", "1"], "ema decay must be in [0, 1)"),
     "negative ema bn batches": (["--ema-bn-batches", "-1"], "ema bn batches must be >= 0"),
+    "alternating flips without views": (["--alternating-flip", "--no-augment"], "no-augment"),
     "ema added to a run without it": (["--ema", "0.9"], "trained without --ema: resume it without"),
 }
 

@@ -282,6 +282,35 @@ def test_train_pipeline_deterministic_under_seed():
     np.testing.assert_array_equal(d1[0], d2[0])
 
 
+def test_alternating_flip_shows_each_image_both_ways_every_two_epochs():
+    # Images bright on their left half, labelled with their own index: a training view whose
+    # left half is the darker one was mirrored. 16 images, 2 batches of 8 per epoch.
+    n = 16
+    images = np.zeros((n, 32, 32, 3), np.uint8)
+    images[:, :, :16] = 255
+    src = data.load_source("synthetic", image_size=32, num_examples=n)
+    src.lookup = sources.array_lookup(images, np.arange(n))
+
+    def mirrored(alternating):
+        ds = data.train_pipeline(src, 8, image_size=32, alternating_flip=alternating, seed=2)
+        epochs = np.zeros((3, n), bool)
+        for b, (x, y) in enumerate(ds.take(6)):
+            x = x.numpy()
+            epochs[b // 2, y.numpy()] = x[:, :, :12].mean((1, 2, 3)) < x[:, :, -12:].mean((1, 2, 3))
+        return epochs
+
+    flips = mirrored(True)
+    assert 0 < flips[0].sum() < n
+    np.testing.assert_array_equal(flips[1], ~flips[0])
+    np.testing.assert_array_equal(flips[2], flips[0])
+    random = mirrored(False)  # §4.1's random flips: some images repeat a view
+    assert (random[1] == random[0]).any()
+    windowed = data.load_source("synthetic", image_size=32, num_examples=n)
+    windowed.lookup = None
+    with pytest.raises(UsageError, match="random access"):
+        data.train_pipeline(windowed, 8, image_size=32, alternating_flip=True)
+
+
 def test_pipeline_argument_errors():
     src = data.load_source("synthetic", image_size=32, num_examples=8)
     with pytest.raises(UsageError):

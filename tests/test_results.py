@@ -86,6 +86,9 @@ def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average
         "default recipe, 32 epochs, lr 0.1, EMA 0.999, cutout 14"
     )
     assert label(recipe="paper", lr=0.01) == "paper recipe, 32 epochs, no cutout"
+    assert label(cutout=8, alternating_flip=True) == (
+        "default recipe, 32 epochs, cutout 8, alternating flips"
+    )
     # The host and the precision it trained in (float32 where bf16 is slower: precision.py)
     xeon = {"cpu": "Intel(R) Xeon(R) Processor", "cores": 2, "policy": "float32"}
     labelled = results.run_label({"epochs_completed": 32, "config": {}, "machine": xeon})
