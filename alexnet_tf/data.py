@@ -10,7 +10,7 @@ import tensorflow as tf
 from alexnet_tf import augment, statistics
 from alexnet_tf.errors import UsageError
 from alexnet_tf.folders import count_unreadable, find_unreadable, folder_files, folder_source
-from alexnet_tf.sources import Source, cifar10_source, imagenet2012_source
+from alexnet_tf.sources import Source, cifar10_source, imagenet2012_source, synthetic_source
 
 __all__ = [
     "DATASETS",
@@ -35,46 +35,6 @@ def resolve_data_dir(data_dir: str | None) -> str | None:
     """``data_dir`` if given, else $ALEXNET_DATA_DIR, else None (user-expanded)."""
     path = data_dir or os.environ.get("ALEXNET_DATA_DIR") or None
     return os.path.expanduser(path) if path else None
-
-
-def synthetic_source(
-    image_size: int | None = None,
-    num_classes: int | None = None,
-    num_examples: int | None = None,
-    seed: int = 0,
-) -> Source:
-    """Deterministic random images generated from (seed, index); each class has its own tint."""
-    kind = "cifar" if image_size is None or image_size <= 64 else "imagenet"
-    side = 32 if kind == "cifar" else max(256, image_size or 0)
-    classes = num_classes or (10 if kind == "cifar" else 1000)
-    num_train = num_examples or 1024
-    num_test = max(1, num_examples // 4) if num_examples else 256
-
-    def make(split_id: int) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-        base = tf.constant([seed, split_id], tf.int64)
-        tint_key = tf.constant([seed, 7919], tf.int64)
-
-        def example(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            s = tf.random.experimental.stateless_split(
-                tf.random.experimental.stateless_fold_in(base, i), 2
-            )
-            label = tf.random.stateless_uniform([], s[0], 0, classes, dtype=tf.int32)
-            tint_seed = tf.random.experimental.stateless_fold_in(tint_key, tf.cast(label, tf.int64))
-            tint = tf.random.stateless_uniform([3], tint_seed)
-            noise = tf.random.stateless_uniform([side, side, 3], s[1])
-            image = tf.image.convert_image_dtype(0.5 * tint + 0.5 * noise, tf.uint8, saturate=True)
-            return image, label
-
-        return example
-
-    def split(n: int, split_id: int) -> tf.data.Dataset:
-        return tf.data.Dataset.range(n).map(make(split_id), num_parallel_calls=tf.data.AUTOTUNE)
-
-    return Source(
-        "synthetic", kind, split(num_train, 0), split(num_test, 1), num_train, num_test, classes,
-        [f"class_{i:04d}" for i in range(classes)], lookup=make(0),
-        cache_key=f"synthetic-{kind}{side}-{seed}-{num_train}-{classes}",
-    )  # fmt: skip
 
 
 def load_source(
