@@ -183,6 +183,8 @@ def train_pipeline(
     steps = min(source.num_train // batch_size, steps_per_epoch or source.num_train)
     if steps < 1:
         raise UsageError(f"batch size {batch_size} exceeds the {source.num_train} training images")
+    if alternating_flip and source.lookup is None:  # it follows each image by its index
+        raise UsageError(f"alternating flips need random access to {source.name}'s images")
     side = _side(source, image_size)
     mean_v = statistics.source_mean(source, mean, side, cache_dir)
     pca = statistics.source_pca(source, cache_dir) if pca_lighting else None
@@ -204,8 +206,6 @@ def train_pipeline(
 
         q0 = (epoch0 * steps + step0) * per_shard
         ds = tf.data.Dataset.counter(q0).map(example, num_parallel_calls=AUTOTUNE)
-    elif alternating_flip:  # it follows each image across epochs, by its index
-        raise UsageError(f"alternating flips need random access to {source.name}'s images")
     else:  # no random access: seeded permutations of windows of records, skipping raw records
         raw = source.raw_train if source.raw_train is not None else source.train
         default = (

@@ -24,13 +24,13 @@ def cpu_fields() -> dict[str, str]:
     return fields
 
 
-def _flags() -> set[str]:
-    return set(cpu_fields().get("flags", "").split())
+def _flags(fields: dict[str, str]) -> set[str]:
+    return set(fields.get("flags", "").split())
 
 
 def cpu_has_bf16() -> bool:
     """True when the CPU has bfloat16 instructions (Intel AMX or AVX512-BF16)."""
-    flags = _flags()
+    flags = _flags(cpu_fields())
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
@@ -41,10 +41,11 @@ def cpu_bf16_is_faster() -> bool:
     Intel's AVX512-BF16 without AMX (Cooper Lake, or a VM that hides AMX) multiplies bf16 no
     faster than float32 and pays for the casts: 126 against 200 images/s, so float32 there.
     """
-    flags = _flags()
+    fields = cpu_fields()  # one read of /proc/cpuinfo for the flags and the vendor
+    flags = _flags(fields)
     if "amx_bf16" in flags:
         return True
-    return cpu_fields().get("vendor_id") == "AuthenticAMD" and "avx512_bf16" in flags
+    return fields.get("vendor_id") == "AuthenticAMD" and "avx512_bf16" in flags
 
 
 def gpu_has_bf16(details: dict) -> bool:
