@@ -2,9 +2,10 @@
 
 ``python -m alexnet_tf.results --main-run runs/cifar10-default --ablations runs/ablations
 --out results`` copies each run's ``metrics.json``, ``history.csv``, ``eval*.json`` and
-``variant.json`` (never checkpoints), draws test accuracy against wall-clock time and epochs,
-and writes the ablation tables. ``--paper-run`` adds the faithful preset's full run;
-``--paired-run`` (repeated) tabulates full runs against the first, one change each.
+``variant.json`` (never checkpoints), draws test accuracy against wall-clock time and epochs
+and each run's final accuracy against the epochs it ran, and writes the ablation tables.
+``--paper-run`` adds the faithful preset's full run; ``--paired-run`` (repeated) tabulates
+full runs against the first, one change each.
 """
 
 from __future__ import annotations
@@ -79,6 +80,51 @@ def accuracy_vs_time(runs: dict, path: Path) -> None:
         ax.get_legend().remove()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
     fig.tight_layout(rect=(0, (0.2 * rows + 0.1) / height, 1, 1))  # the legend below
+    plots.save(fig, path)
+
+
+def final_accuracy(run: Path) -> dict:
+    """A finished run's end point: epochs, test top-1 (single view; ten patches where
+    evaluated) and its family: the recipe and the training view's side."""
+    m = experiments.load(run)
+    c = m.get("config") or {}
+    family = f"{c.get('recipe', 'default')} recipe"
+    if c.get("model", "alexnet_cifar") != "alexnet_cifar":
+        family += f", {c['model']}"
+    family += f", {c.get('image_size') or 32}px"
+    if c.get("norm") == "lrn" and c.get("recipe") != "paper":
+        family += ", LRN"
+    return {
+        "epochs": m["epochs_completed"],
+        "top1": 1.0 - m["top1_error"],
+        "ten_patches": _accuracy(run / "eval_ten_crop.json"),
+        "family": family,
+    }
+
+
+def accuracy_vs_epochs(runs: tuple[Path, ...], path: Path) -> None:
+    """Each full run's final test top-1 against the epochs it ran (filled: the centre view,
+    hollow: §4.1's ten patches), one colour per family: where more epochs stop helping."""
+    from alexnet_tf import plots
+
+    points = [final_accuracy(r) for r in runs]
+    families = list(dict.fromkeys(p["family"] for p in points))
+    fig, ax = plots.panels(1, figsize=(7.5, 4.6))
+    for i, family in enumerate(families):
+        mine = [p for p in points if p["family"] == family]
+        xs = [p["epochs"] for p in mine]
+        ax.plot(xs, [100 * p["top1"] for p in mine], "o", color=f"C{i}", label=family)
+        ten = [(p["epochs"], 100 * p["ten_patches"]) for p in mine if p["ten_patches"]]
+        if ten:
+            ax.plot(*zip(*ten, strict=True), "o", mfc="none", color=f"C{i}")
+    ax.plot([], [], "o", mfc="none", color="grey", label="the same runs, ten patches")
+    ax.axhline(90, color="grey", lw=1, ls=":", label="90%")
+    ax.set_xlabel("epochs run (the cosine ends at the last)")
+    ax.set_ylabel("final test top-1 accuracy (%)")
+    ax.set_title("CIFAR-10 AlexNet: each full run's end point")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     plots.save(fig, path)
 
 
@@ -195,6 +241,8 @@ def collect(
         if m and m.get("history"):
             runs[f"{label}, {m['epochs_completed']}-epoch ablation budget"] = m["history"]
     accuracy_vs_time(runs, out / "accuracy_vs_time.png")
+    ends = (main_run, *extra, *((paper_run,) if paper_run else ()))
+    accuracy_vs_epochs(ends, out / "final_accuracy_vs_epochs.png")
     parts = [f"### {t}\n\n" + experiments.table(ablations, r, baseline=b) for t, r, b in TABLES]
     if paired:
         parts.insert(0, "### Full budget, one change each\n\n" + paired_table(paired))

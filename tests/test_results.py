@@ -61,11 +61,27 @@ def test_collect_puts_the_paired_table_first_and_the_cli_refuses_an_unfinished_r
     assert text.startswith("### Full budget, one change each\n\n| run |")
     assert "| [`b`](b) | (the baseline) | 2 | 315.7 | 87.00% |" in text  # {} vs {"cutout": 14}
     assert "### Cutout, in the default recipe" in text
+    assert (tmp_path / "out" / "final_accuracy_vs_epochs.png").stat().st_size > 10_000
     argv = ["--main-run", str(tmp_path / "main"), "--ablations", str(tmp_path / "abl")]
     rc = results.main([*argv, "--out", str(tmp_path / "o"), "--paired-run", str(tmp_path / "c")])
     assert rc != 0 and not (tmp_path / "o").exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'c'} holds no finished run (metrics.json)"]
+
+
+def test_final_accuracy_reads_the_end_point_and_names_the_family(tmp_path):
+    size28 = finished(tmp_path / "a", 0.8864, {"image_size": 28, "norm": "batch"}, ten=0.895)
+    assert results.final_accuracy(size28) == {
+        "epochs": 2,
+        "top1": 1 - (1 - 0.8864),  # as stored: an error
+        "ten_patches": 1 - (1 - 0.895),
+        "family": "default recipe, 28px",
+    }
+    lrn = finished(tmp_path / "b", 0.8577, {"image_size": 28, "norm": "lrn", "model": "x"})
+    point = results.final_accuracy(lrn)
+    assert point["family"] == "default recipe, x, 28px, LRN" and point["ten_patches"] is None
+    paper = finished(tmp_path / "c", 0.8442, {"recipe": "paper", "norm": "lrn"})
+    assert results.final_accuracy(paper)["family"] == "paper recipe, 32px"  # LRN is its own
 
 
 def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average():
