@@ -143,6 +143,8 @@ def run_label(metrics: dict) -> str:
     if c.get("norm", recipe["norm"]) != recipe["norm"]:  # named where not the recipe's own
         label += {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
     label += f", lr {c['lr']:g}" if c.get("lr", recipe["lr"]) != recipe["lr"] else ""
+    smoothing = c.get("label_smoothing", recipe["label_smoothing"])
+    label += f", label smoothing {smoothing:g}" if smoothing != recipe["label_smoothing"] else ""
     label += f", EMA {c['ema']:g}" if c.get("ema") else ""
     label += f", cutout {c['cutout']}" if c.get("cutout") else ", no cutout"
     label += ", PCA lighting" if c.get("pca_lighting") else ""

@@ -105,6 +105,10 @@ def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average
     assert label(cutout=8, alternating_flip=True) == (
         "default recipe, 32 epochs, cutout 8, alternating flips"
     )
+    assert label(label_smoothing=0.2) == "default recipe, 32 epochs, label smoothing 0.2, no cutout"
+    assert label(label_smoothing=0.1) == label(label_smoothing=0.0, recipe="paper").replace(
+        "paper", "default"
+    )  # each recipe's own smoothing (0.1, 0.0) goes unnamed
     # The host and the precision it trained in (float32 where bf16 is slower: precision.py)
     xeon = {"cpu": "Intel(R) Xeon(R) Processor", "cores": 2, "policy": "float32"}
     labelled = results.run_label({"epochs_completed": 32, "config": {}, "machine": xeon})
