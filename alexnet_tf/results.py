@@ -91,9 +91,7 @@ def final_accuracy(run: Path) -> dict:
     family = f"{c.get('recipe', 'default')} recipe"
     if c.get("model", "alexnet_cifar") != "alexnet_cifar":
         family += f", {c['model']}"
-    family += f", {c.get('image_size') or 32}px"
-    if c.get("norm") == "lrn" and c.get("recipe") != "paper":
-        family += ", LRN"
+    family += f", {c.get('image_size') or 32}px" + _norm_named(c)
     return {
         "epochs": m["epochs_completed"],
         "top1": 1.0 - m["top1_error"],
@@ -128,6 +126,20 @@ def accuracy_vs_epochs(runs: tuple[Path, ...], path: Path) -> None:
     plots.save(fig, path)
 
 
+def _recipe(c: dict) -> dict:
+    """The preset a run's resolved config ``c`` started from (its recipe and dataset's)."""
+    presets = config.PAPER_RECIPES if c.get("recipe") == "paper" else config.PRESETS
+    return presets[c.get("dataset", "cifar10")]
+
+
+def _norm_named(c: dict) -> str:
+    """', LRN' (or the like) where the run's normalisation is not its recipe's own, else ''."""
+    own = _recipe(c)["norm"]
+    if c.get("norm", own) == own:
+        return ""
+    return {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
+
+
 PRECISION_NAMES = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp16"}
 
 
@@ -138,10 +150,8 @@ def run_label(metrics: dict) -> str:
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
     model = c.get("model") or "alexnet_cifar"
     label += "" if model == "alexnet_cifar" else f", {model}"  # the default network unnamed
-    presets = config.PAPER_RECIPES if c.get("recipe") == "paper" else config.PRESETS
-    recipe = presets[c.get("dataset", "cifar10")]
-    if c.get("norm", recipe["norm"]) != recipe["norm"]:  # named where not the recipe's own
-        label += {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
+    recipe = _recipe(c)
+    label += _norm_named(c)
     label += f", lr {c['lr']:g}" if c.get("lr", recipe["lr"]) != recipe["lr"] else ""
     smoothing = c.get("label_smoothing", recipe["label_smoothing"])
     label += f", label smoothing {smoothing:g}" if smoothing != recipe["label_smoothing"] else ""
