@@ -88,9 +88,7 @@ def final_accuracy(run: Path) -> dict:
     evaluated) and its family: the recipe and the training view's side."""
     m = experiments.load(run)
     c = m.get("config") or {}
-    family = f"{c.get('recipe', 'default')} recipe"
-    if c.get("model", "alexnet_cifar") != "alexnet_cifar":
-        family += f", {c['model']}"
+    family = f"{c.get('recipe', 'default')} recipe" + _model_named(c)
     family += f", {c.get('image_size') or 32}px" + _norm_named(c)
     return {
         "epochs": m["epochs_completed"],
@@ -112,7 +110,7 @@ def accuracy_vs_epochs(runs: tuple[Path, ...], path: Path) -> None:
         mine = [p for p in points if p["family"] == family]
         xs = [p["epochs"] for p in mine]
         ax.plot(xs, [100 * p["top1"] for p in mine], "o", color=f"C{i}", label=family)
-        ten = [(p["epochs"], 100 * p["ten_patches"]) for p in mine if p["ten_patches"]]
+        ten = [(p["epochs"], 100 * p["ten_patches"]) for p in mine if p["ten_patches"] is not None]
         if ten:
             ax.plot(*zip(*ten, strict=True), "o", mfc="none", color=f"C{i}")
     ax.plot([], [], "o", mfc="none", color="grey", label="the same runs, ten patches")
@@ -132,6 +130,12 @@ def _recipe(c: dict) -> dict:
     return presets[c.get("dataset", "cifar10")]
 
 
+def _model_named(c: dict) -> str:
+    """', alexnet_cifar_3x3' (or the like); '' for the default network, which goes unnamed."""
+    model = c.get("model") or "alexnet_cifar"
+    return "" if model == "alexnet_cifar" else f", {model}"
+
+
 def _norm_named(c: dict) -> str:
     """', LRN' (or the like) where the run's normalisation is not its recipe's own, else ''."""
     own = _recipe(c)["norm"]
@@ -148,8 +152,7 @@ def run_label(metrics: dict) -> str:
     from its config (the parameter count tells the network's widths apart)."""
     c = metrics.get("config", {})
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
-    model = c.get("model") or "alexnet_cifar"
-    label += "" if model == "alexnet_cifar" else f", {model}"  # the default network unnamed
+    label += _model_named(c)
     recipe = _recipe(c)
     label += _norm_named(c)
     label += f", lr {c['lr']:g}" if c.get("lr", recipe["lr"]) != recipe["lr"] else ""
