@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from alexnet_tf import cli, config, experiments
+from alexnet_tf import architectures, cli, config, experiments
 
 SMALL_FILES = ("metrics.json", "history.csv", "eval*.json", "variant.json")
 # The tables of results/README.md, each (title, rows, baseline): the deviations of the default
@@ -131,9 +131,13 @@ def _recipe(c: dict) -> dict:
 
 
 def _model_named(c: dict) -> str:
-    """', alexnet_cifar_3x3' (or the like); '' for the default network, which goes unnamed."""
+    """', alexnet_cifar_3x3' (or the like) and ', one tower' (§3.2's two merged); '' for the
+    default network, which goes unnamed."""
     model = c.get("model") or "alexnet_cifar"
-    return "" if model == "alexnet_cifar" else f", {model}"
+    named = "" if model == "alexnet_cifar" else f", {model}"
+    arch = architectures.ARCHITECTURES.get(model)  # None: a network this version lacks
+    split = arch is not None and any(spec.towers for spec in arch.convs)
+    return named + (", one tower" if split and c.get("towers") == 1 else "")
 
 
 def _norm_named(c: dict) -> str:
@@ -269,16 +273,10 @@ def main(argv=None) -> int:
     p.add_argument("--main-run", required=True, help="the default CIFAR-10 command's workdir")
     p.add_argument("--ablations", required=True, help="alexnet_tf.experiments' --out")
     p.add_argument("--out", default="results")
-    p.add_argument(
-        "--extra-run", action="append", default=[], help="an earlier full run to plot as well"
-    )
+    p.add_argument("--extra-run", action="append", default=[], help="an earlier run, plotted")
     p.add_argument("--paper-run", help="the faithful preset's full run (--recipe paper)")
-    p.add_argument(
-        "--paired-run",
-        action="append",
-        default=[],
-        help="a committed full run's folder; the first is the baseline the others change once",
-    )
+    paired_help = "a committed full run's folder; the first is the baseline the others change"
+    p.add_argument("--paired-run", action="append", default=[], help=paired_help)
     args = p.parse_args(argv)
 
     def go():

@@ -80,6 +80,10 @@ def test_final_accuracy_reads_the_end_point_and_names_the_family(tmp_path):
     lrn = finished(tmp_path / "b", 0.8577, {"image_size": 28, "norm": "lrn", "model": "x"})
     point = results.final_accuracy(lrn)
     assert point["family"] == "default recipe, x, 28px, LRN" and point["ten_patches"] is None
+    one = finished(tmp_path / "d", 0.88, {"image_size": 28, "norm": "batch", "towers": 1})
+    assert results.final_accuracy(one)["family"] == "default recipe, one tower, 28px"
+    owt = finished(tmp_path / "e", 0.8, {"model": "alexnet_owt", "towers": 1})
+    assert results.final_accuracy(owt)["family"] == "default recipe, alexnet_owt, 32px"
     paper = finished(tmp_path / "c", 0.8442, {"recipe": "paper", "norm": "lrn"})
     assert results.final_accuracy(paper)["family"] == "paper recipe, 32px"  # LRN is its own
 
