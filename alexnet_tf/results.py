@@ -275,7 +275,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="results")
     p.add_argument("--extra-run", action="append", default=[], help="an earlier run, plotted")
     p.add_argument("--paper-run", help="the faithful preset's full run (--recipe paper)")
-    paired_help = "a committed full run's folder; the first is the baseline the others change"
+    paired_help = "a committed full run's folder; the first is the others' baseline"
     p.add_argument("--paired-run", action="append", default=[], help=paired_help)
     args = p.parse_args(argv)
 
