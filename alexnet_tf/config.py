@@ -20,7 +20,14 @@ LR_DIVISOR = 10.0
 MAX_LR_REDUCTIONS = 3
 
 DATASETS = ("cifar10", "imagenet2012", "folder", "synthetic")
-MODELS = ("alexnet", "alexnet_owt", "alexnet_cifar", "alexnet_cifar_3x3", "cnn4")
+MODELS = (
+    "alexnet",
+    "alexnet_owt",
+    "alexnet_cifar",
+    "alexnet_cifar_3x3",
+    "alexnet_cifar_fc4096",
+    "cnn4",
+)
 STRATEGIES = ("auto", "mirrored", "one_device", "multi_worker")
 SCHEDULES = ("plateau", "cosine", "constant")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")

@@ -21,7 +21,7 @@ def build_parser():
     p.add_argument(
         "--model",
         help="alexnet (the paper's) | alexnet_owt | alexnet_cifar (cifar10) | alexnet_cifar_3x3 "
-        "| cnn4 (Fig. 1)",
+        "| alexnet_cifar_fc4096 (§3.5's 4096-wide fc6-fc7) | cnn4 (Fig. 1)",
     )
     p.add_argument("--epochs", type=int)
     p.add_argument(

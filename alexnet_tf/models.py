@@ -8,6 +8,7 @@ from alexnet_tf.architectures import (
     ARCHITECTURES,
     CIFAR,
     CIFAR_3X3,
+    CIFAR_FC4096,
     FIGURE1,
     ONE_WEIRD_TRICK,
     PAPER,
@@ -159,6 +160,12 @@ def alexnet_cifar_3x3(**kwargs) -> keras.Model:
     return alexnet(CIFAR_3X3, name="alexnet_cifar_3x3", **kwargs)
 
 
+def alexnet_cifar_fc4096(**kwargs) -> keras.Model:
+    """The CIFAR-10 variant with §3.5's 4096-wide fc6 and fc7 (:data:`CIFAR_FC4096`)."""
+    kwargs = {"init": "he", **kwargs}
+    return alexnet(CIFAR_FC4096, name="alexnet_cifar_fc4096", **kwargs)
+
+
 def cnn4(**kwargs) -> keras.Model:
     """Figure 1's four-layer CNN (:data:`FIGURE1`): three convolutions and a classifier."""
     kwargs = {"init": "he", "norm": "none", "towers": 1, **kwargs}
@@ -170,6 +177,7 @@ BUILDERS = {
     "alexnet_owt": alexnet_owt,
     "alexnet_cifar": alexnet_cifar,
     "alexnet_cifar_3x3": alexnet_cifar_3x3,
+    "alexnet_cifar_fc4096": alexnet_cifar_fc4096,
     "cnn4": cnn4,
 }
 

@@ -145,6 +145,17 @@ def test_cifar_variant():
     assert kinds.count("TowerConv2D") == 5 and kinds.count("MaxPooling2D") == 3
 
 
+def test_cifar_fc4096_variant_has_the_papers_fc_widths():
+    m = build_model("alexnet_cifar_fc4096")
+    # CIFAR's convolutions (2,306,432) + fc6 4096*4096+4096 + fc7 4096*4096+4096 + fc8 40,970.
+    assert m.count_params() == 35_910_026 == 2_306_432 + 16_781_312 * 2 + 40_970
+    assert [m.get_layer(f"fc{i}").units for i in (6, 7, 8)] == [4096, 4096, 10]
+    assert neuron_counts(m)[:5] == neuron_counts(build_model("alexnet_cifar"))[:5]
+    assert build_model("alexnet_cifar_fc4096", input_size=28, norm="batch").count_params() == (
+        35_914_154
+    )
+
+
 def test_cifar_3x3_variant():
     m = build_model("alexnet_cifar_3x3")
     # conv1 1,792 + conv2 73,856 + conv3 295,168 + conv4 442,752 + conv5 442,624
