@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from alexnet_tf import architectures, cli, config, experiments
+from alexnet_tf import architectures, cli, config, experiments, result_plots
 
 SMALL_FILES = ("metrics.json", "history.csv", "eval*.json", "variant.json")
 # The tables of results/README.md, each (title, rows, baseline): the deviations of the default
@@ -57,32 +57,6 @@ def copy_small_files(run: Path, out: Path) -> list[str]:
     return copied
 
 
-def accuracy_vs_time(runs: dict, path: Path) -> None:
-    """Test accuracy against wall-clock minutes (left) and epochs (right: the same curves
-    free of the host's speed), one line per run (label -> history)."""
-    from alexnet_tf import plots
-
-    curves = {k: [{**r, "acc": 1 - r["val_top1_error"]} for r in h] for k, h in runs.items()}
-    rows = (len(runs) + 2) // 2  # legend rows, two columns (the 90% line included)
-    height = 4.4 + 0.2 * rows
-    fig, axes = plots.panels(2, figsize=(13.0, height), sharey=True)
-    for ax, x, title in (
-        (axes[0], "elapsed_seconds", "against training time (2-core CPUs)"),
-        (axes[1], "epoch", "against epochs"),
-    ):
-        plots.curves(
-            curves, "acc", x=x, ylabel="test top-1 accuracy (%)", hline=(0.9, "90%"), ax=ax,
-            title=f"CIFAR-10 AlexNet: test accuracy {title}",
-        )  # fmt: skip
-    axes[0].set_ylim(25, 92)
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes:
-        ax.get_legend().remove()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
-    fig.tight_layout(rect=(0, (0.2 * rows + 0.1) / height, 1, 1))  # the legend below
-    plots.save(fig, path)
-
-
 def final_accuracy(run: Path) -> dict:
     """A finished run's end point: epochs, test top-1 (single view; ten patches where
     evaluated) and its family: the recipe and the training view's side."""
@@ -96,32 +70,6 @@ def final_accuracy(run: Path) -> dict:
         "ten_patches": _accuracy(run / "eval_ten_crop.json"),
         "family": family,
     }
-
-
-def accuracy_vs_epochs(runs: tuple[Path, ...], path: Path) -> None:
-    """Each full run's final test top-1 against the epochs it ran (filled: the centre view,
-    hollow: §4.1's ten patches), one colour per family: where more epochs stop helping."""
-    from alexnet_tf import plots
-
-    points = [final_accuracy(r) for r in runs]
-    families = list(dict.fromkeys(p["family"] for p in points))
-    fig, ax = plots.panels(1, figsize=(7.5, 4.6))
-    for i, family in enumerate(families):
-        mine = [p for p in points if p["family"] == family]
-        xs = [p["epochs"] for p in mine]
-        ax.plot(xs, [100 * p["top1"] for p in mine], "o", color=f"C{i}", label=family)
-        ten = [(p["epochs"], 100 * p["ten_patches"]) for p in mine if p["ten_patches"] is not None]
-        if ten:
-            ax.plot(*zip(*ten, strict=True), "o", mfc="none", color=f"C{i}")
-    ax.plot([], [], "o", mfc="none", color="grey", label="the same runs, ten patches")
-    ax.axhline(90, color="grey", lw=1, ls=":", label="90%")
-    ax.set_xlabel("epochs run (the cosine ends at the last)")
-    ax.set_ylabel("final test top-1 accuracy (%)")
-    ax.set_title("CIFAR-10 AlexNet: each full run's end point")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    plots.save(fig, path)
 
 
 def _recipe(c: dict) -> dict:
@@ -233,6 +181,19 @@ def paired_table(runs: tuple[Path, ...]) -> str:
     return "\n".join(rows)
 
 
+def best_per_machine(runs: tuple[Path, ...]) -> list[Path]:
+    """The run with the highest final test top-1 on each host and precision, in first-seen
+    order: the plots draw these in colour (wall-clock minutes compare within a host only)."""
+    best: dict = {}
+    for run in runs:
+        m = experiments.load(run)
+        host = m.get("machine") or {}
+        key = (host.get("cpu"), host.get("policy"))
+        if key not in best or m["top1_error"] < experiments.load(best[key])["top1_error"]:
+            best[key] = run
+    return list(best.values())
+
+
 def collect(
     main_run: Path,
     ablations: Path,
@@ -248,10 +209,8 @@ def collect(
     copy_small_files(main_run, out / "cifar10-default")
     if paper_run is not None:
         copy_small_files(paper_run, out / "cifar10-paper-recipe")
-    runs = {}
-    for run in (main_run, *extra, *((paper_run,) if paper_run else ())):
-        m = experiments.load(run)
-        runs[run_label(m)] = m["history"]
+    ends = (main_run, *extra, *((paper_run,) if paper_run else ()))
+    runs = {run_label(experiments.load(run)): experiments.load(run)["history"] for run in ends}
     for name in sorted(experiments.VARIANTS):
         if (ablations / name / "metrics.json").exists():
             copy_small_files(ablations / name, out / "ablations" / name)
@@ -259,9 +218,11 @@ def collect(
         m = experiments.load(ablations / name)
         if m and m.get("history"):
             runs[f"{label}, {m['epochs_completed']}-epoch ablation budget"] = m["history"]
-    accuracy_vs_time(runs, out / "accuracy_vs_time.png")
-    ends = (main_run, *extra, *((paper_run,) if paper_run else ()))
-    accuracy_vs_epochs(ends, out / "final_accuracy_vs_epochs.png")
+    shown = (main_run, *((paper_run,) if paper_run else ()), *best_per_machine(ends))
+    highlight = tuple(dict.fromkeys(run_label(experiments.load(r)) for r in shown))
+    result_plots.accuracy_vs_time(runs, out / "accuracy_vs_time.png", highlight)
+    points = [final_accuracy(r) for r in ends]
+    result_plots.accuracy_vs_epochs(points, out / "final_accuracy_vs_epochs.png")
     parts = [f"### {t}\n\n" + experiments.table(ablations, r, baseline=b) for t, r, b in TABLES]
     if paired:
         parts.insert(0, "### Full budget, one change each\n\n" + paired_table(paired))

@@ -126,3 +126,27 @@ def test_curves_beyond_ten_runs_change_marker_where_the_colours_repeat():
     lines = plots.curves(runs, "acc", ylabel="%", title="t").axes[0].lines
     assert [line.get_marker() for line in lines] == ["o"] * 10 + ["s"] * 2
     assert lines[0].get_color() == lines[10].get_color()  # why the marker must differ
+
+
+def test_the_time_plot_names_the_best_run_of_each_host_and_greys_the_others(tmp_path, monkeypatch):
+    from alexnet_tf import plots, result_plots
+
+    xeon = {"cpu": "Intel Xeon", "policy": "mixed_bfloat16"}
+    a, b = finished(tmp_path / "a", 0.87, {}), finished(tmp_path / "b", 0.88, {})
+    x = finished(tmp_path / "x", 0.86, {}, xeon)
+    y = finished(tmp_path / "y", 0.89, {}, {**xeon, "policy": "float32"})  # another precision
+    z = finished(tmp_path / "z", 0.85, {}, xeon)
+    assert results.best_per_machine((a, b, x, y, z)) == [b, x, y]
+
+    saved = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path: saved.update(fig=fig))
+    history = json.loads((a / "metrics.json").read_text())["history"]
+    runs = {"a": history, "b": history, "c": history}
+    result_plots.accuracy_vs_time(runs, tmp_path / "p.png", highlight=("b", "not a run"))
+    fig = saved["fig"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["the 2 other runs", "b", "90%"]
+    left = fig.axes[0]
+    assert [line.get_color() for line in left.lines[:3]] == ["grey", "grey", "C0"]
+    assert list(left.lines[2].get_xdata()) == [1.0, 2.0]  # 60 and 120 s, in minutes
+    assert list(left.lines[2].get_ydata()) == [87.0, 87.0]
+    plots._plt().close(fig)

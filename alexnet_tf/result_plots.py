@@ -1,0 +1,65 @@
+"""The results folder's two figures: test accuracy against time and epochs; final accuracies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alexnet_tf import plots
+
+
+def accuracy_vs_time(runs: dict, path: Path, highlight: tuple[str, ...] = ()) -> None:
+    """Test accuracy against wall-clock minutes (left) and epochs (right: the same curves
+    free of the host's speed), one line per run (label -> history). The runs named in
+    ``highlight`` are drawn in colour and named in the legend; the others thin and grey, under
+    one legend entry (their labels are the results README's table rows)."""
+    grey = [k for k in runs if k not in highlight]
+    shown = [k for k in highlight if k in runs]
+    fig, axes = plots.panels(2, figsize=(13.0, 5.2 + 0.2 * len(shown)), sharey=True)
+    for ax, x, title in (
+        (axes[0], "elapsed_seconds", "against training time (2-core CPUs)"),
+        (axes[1], "epoch", "against epochs"),
+    ):
+        scale = 60 if x == "elapsed_seconds" else 1
+        for i, label in enumerate(grey):
+            xs = [row[x] / scale for row in runs[label]]
+            ys = [100 * (1 - row["val_top1_error"]) for row in runs[label]]
+            other = f"the {len(grey)} other runs" if i == 0 else None
+            ax.plot(xs, ys, "-", color="grey", lw=0.8, alpha=0.45, label=other)
+        for i, label in enumerate(shown):
+            xs = [row[x] / scale for row in runs[label]]
+            ys = [100 * (1 - row["val_top1_error"]) for row in runs[label]]
+            ax.plot(xs, ys, "-o", color=f"C{i}", ms=3, lw=1.8, label=label)
+        ax.axhline(90, color="black", lw=1, ls=":", label="90%")
+        ax.set_xlabel("wall-clock minutes" if scale == 60 else "epoch")
+        ax.set_title(f"CIFAR-10 AlexNet: test accuracy {title}")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test top-1 accuracy (%)")
+    axes[0].set_ylim(25, 92)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=1, fontsize=8)
+    fig.tight_layout(rect=(0, (0.2 * len(labels) + 0.2) / fig.get_figheight(), 1, 1))
+    plots.save(fig, path)
+
+
+def accuracy_vs_epochs(points: list[dict], path: Path) -> None:
+    """Each full run's final test top-1 against the epochs it ran (filled: the centre view,
+    hollow: §4.1's ten patches), one colour per family: where more epochs stop helping.
+    ``points``: :func:`alexnet_tf.results.final_accuracy` of each run."""
+    families = list(dict.fromkeys(p["family"] for p in points))
+    fig, ax = plots.panels(1, figsize=(7.5, 4.6))
+    for i, family in enumerate(families):
+        mine = [p for p in points if p["family"] == family]
+        xs = [p["epochs"] for p in mine]
+        ax.plot(xs, [100 * p["top1"] for p in mine], "o", color=f"C{i}", label=family)
+        ten = [(p["epochs"], 100 * p["ten_patches"]) for p in mine if p["ten_patches"] is not None]
+        if ten:
+            ax.plot(*zip(*ten, strict=True), "o", mfc="none", color=f"C{i}")
+    ax.plot([], [], "o", mfc="none", color="grey", label="the same runs, ten patches")
+    ax.axhline(90, color="grey", lw=1, ls=":", label="90%")
+    ax.set_xlabel("epochs run (the cosine ends at the last)")
+    ax.set_ylabel("final test top-1 accuracy (%)")
+    ax.set_title("CIFAR-10 AlexNet: each full run's end point")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plots.save(fig, path)
