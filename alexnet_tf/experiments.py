@@ -43,6 +43,10 @@ VARIANTS = {
     "no_pca_lighting": Variant(
         "no PCA lighting (§4.1's colour augmentation)", ("--no-pca-lighting",)
     ),
+    "mean_image": Variant(
+        "§2's mean image subtracted from the raw pixels, in place of per-channel standardisation",
+        ("--mean", "image"),
+    ),
     "lrn": Variant("LRN (§3.3) in place of batch norm", (*_NC, "--norm", "lrn")),
     "no_label_smoothing": Variant("no label smoothing", (*_NC, "--label-smoothing", "0")),
     "plateau": Variant(

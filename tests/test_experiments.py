@@ -82,9 +82,13 @@ def test_studies_run_without_cutout_and_the_default_with_it():
         return resolve(config_from_args(args)).cutout
 
     assert cutout("default") == 16 and cutout("no_pca_lighting") == 16
+    assert cutout("mean_image") == 16
     args = build_train_parser().parse_args(experiments.flags("no_pca_lighting"))
     assert resolve(config_from_args(args)).pca_lighting is False
-    studies = set(experiments.VARIANTS) - {"default", "no_pca_lighting", "paper", "paper_no_lrn"}
+    args = build_train_parser().parse_args(experiments.flags("mean_image"))
+    assert resolve(config_from_args(args)).mean == "image"
+    in_the_default = {"default", "no_pca_lighting", "mean_image", "paper", "paper_no_lrn"}
+    studies = set(experiments.VARIANTS) - in_the_default
     assert {name: cutout(name) for name in studies} == dict.fromkeys(studies, 0)
 
 
