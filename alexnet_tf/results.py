@@ -181,15 +181,15 @@ def paired_table(runs: tuple[Path, ...]) -> str:
     return "\n".join(rows)
 
 
-def best_per_machine(runs: tuple[Path, ...]) -> list[Path]:
-    """The run with the highest final test top-1 on each host and precision, in first-seen
-    order: the plots draw these in colour (wall-clock minutes compare within a host only)."""
+def best_per_machine(runs: dict) -> list:
+    """Of ``runs`` (run -> its metrics.json), the one with the highest final test top-1 on each
+    host and precision, in first-seen order: the plots draw these in colour (wall-clock
+    minutes compare within a host only)."""
     best: dict = {}
-    for run in runs:
-        m = experiments.load(run)
+    for run, m in runs.items():
         host = m.get("machine") or {}
         key = (host.get("cpu"), host.get("policy"))
-        if key not in best or m["top1_error"] < experiments.load(best[key])["top1_error"]:
+        if key not in best or m["top1_error"] < runs[best[key]]["top1_error"]:
             best[key] = run
     return list(best.values())
 
@@ -209,8 +209,8 @@ def collect(
     copy_small_files(main_run, out / "cifar10-default")
     if paper_run is not None:
         copy_small_files(paper_run, out / "cifar10-paper-recipe")
-    ends = (main_run, *extra, *((paper_run,) if paper_run else ()))
-    runs = {run_label(experiments.load(run)): experiments.load(run)["history"] for run in ends}
+    ends = {run: experiments.load(run) for run in (main_run, *extra, *filter(None, [paper_run]))}
+    runs = {run_label(m): m["history"] for m in ends.values()}
     for name in sorted(experiments.VARIANTS):
         if (ablations / name / "metrics.json").exists():
             copy_small_files(ablations / name, out / "ablations" / name)
@@ -218,8 +218,8 @@ def collect(
         m = experiments.load(ablations / name)
         if m and m.get("history"):
             runs[f"{label}, {m['epochs_completed']}-epoch ablation budget"] = m["history"]
-    shown = (main_run, *((paper_run,) if paper_run else ()), *best_per_machine(ends))
-    highlight = tuple(dict.fromkeys(run_label(experiments.load(r)) for r in shown))
+    shown = (main_run, *filter(None, [paper_run]), *best_per_machine(ends))
+    highlight = tuple(dict.fromkeys(run_label(ends[r]) for r in shown))
     result_plots.accuracy_vs_time(runs, out / "accuracy_vs_time.png", highlight)
     points = [final_accuracy(r) for r in ends]
     result_plots.accuracy_vs_epochs(points, out / "final_accuracy_vs_epochs.png")

@@ -136,7 +136,8 @@ def test_the_time_plot_names_the_best_run_of_each_host_and_greys_the_others(tmp_
     x = finished(tmp_path / "x", 0.86, {}, xeon)
     y = finished(tmp_path / "y", 0.89, {}, {**xeon, "policy": "float32"})  # another precision
     z = finished(tmp_path / "z", 0.85, {}, xeon)
-    assert results.best_per_machine((a, b, x, y, z)) == [b, x, y]
+    runs = {r: json.loads((r / "metrics.json").read_text()) for r in (a, b, x, y, z)}
+    assert results.best_per_machine(runs) == [b, x, y]
 
     saved = {}
     monkeypatch.setattr(plots, "save", lambda fig, path: saved.update(fig=fig))
