@@ -14,21 +14,22 @@ def accuracy_vs_time(runs: dict, path: Path, highlight: tuple[str, ...] = ()) ->
     one legend entry (their labels are the results README's table rows)."""
     grey = [k for k in runs if k not in highlight]
     shown = [k for k in highlight if k in runs]
+    styles = {k: dict(color="grey", lw=0.8, alpha=0.45, label=None) for k in grey}
+    styles.update(
+        {k: dict(color=f"C{i}", marker="o", ms=3, lw=1.8, label=k) for i, k in enumerate(shown)}
+    )
+    if grey:
+        styles[grey[0]]["label"] = f"the {len(grey)} other runs"
     fig, axes = plots.panels(2, figsize=(13.0, 5.2 + 0.2 * len(shown)), sharey=True)
     for ax, x, title in (
         (axes[0], "elapsed_seconds", "against training time (2-core CPUs)"),
         (axes[1], "epoch", "against epochs"),
     ):
         scale = 60 if x == "elapsed_seconds" else 1
-        for i, label in enumerate(grey):
+        for label, style in styles.items():  # grey first, so the coloured lines lie on top
             xs = [row[x] / scale for row in runs[label]]
             ys = [100 * (1 - row["val_top1_error"]) for row in runs[label]]
-            other = f"the {len(grey)} other runs" if i == 0 else None
-            ax.plot(xs, ys, "-", color="grey", lw=0.8, alpha=0.45, label=other)
-        for i, label in enumerate(shown):
-            xs = [row[x] / scale for row in runs[label]]
-            ys = [100 * (1 - row["val_top1_error"]) for row in runs[label]]
-            ax.plot(xs, ys, "-o", color=f"C{i}", ms=3, lw=1.8, label=label)
+            ax.plot(xs, ys, "-", **style)
         ax.axhline(90, color="black", lw=1, ls=":", label="90%")
         ax.set_xlabel("wall-clock minutes" if scale == 60 else "epoch")
         ax.set_title(f"CIFAR-10 AlexNet: test accuracy {title}")
