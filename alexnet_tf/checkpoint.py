@@ -194,7 +194,7 @@ def discard_from(workdir: str | os.PathLike, global_step: int) -> None:
 
 def check_compatible(workdir: str | os.PathLike, config: dict) -> None:
     """UsageError (one line, nothing touched) if ``workdir`` holds another model or dataset,
-    or a run whose optimizer state has (or lacks) the average of --ema."""
+    or a run whose optimizer state has (or lacks) the average of --ema or conv1 (--whiten)."""
     for _, state in candidates(workdir)[:1]:
         saved = state.get("config", {})
         for key in ("model", "dataset"):
@@ -210,6 +210,12 @@ def check_compatible(workdir: str | os.PathLike, config: dict) -> None:
             raise UsageError(
                 f"workdir {workdir} holds a run trained {was}: resume it {again}, "
                 "or use another --workdir"
+            )
+        if bool(saved.get("whiten")) != bool(config.get("whiten")):  # conv1's momentum, too
+            was = "with" if saved.get("whiten") else "without"
+            raise UsageError(
+                f"workdir {workdir} holds a run trained {was} --whiten: resume it {was} "
+                "--whiten, or use another --workdir"
             )
 
 

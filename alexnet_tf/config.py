@@ -65,6 +65,7 @@ class TrainConfig:
     alternating_flip: bool = False  # mirror each image in every other epoch (not §4.1: random)
     recipe: str = "default"  # "paper": the dataset's faithful §5 recipe (PAPER_RECIPES)
     init: str | None = None
+    whiten: bool = False  # conv1 whitens its training patches, frozen (airbench; not §5)
     image_size: int | None = None
     num_classes: int | None = None
     num_examples: int | None = None  # synthetic data only

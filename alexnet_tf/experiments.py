@@ -47,6 +47,10 @@ VARIANTS = {
         "§2's mean image subtracted from the raw pixels, in place of per-channel standardisation",
         ("--mean", "image"),
     ),
+    "whiten": Variant(
+        "conv1 set to whiten the training patches and frozen (airbench), not learned (§5)",
+        ("--whiten",),
+    ),
     "lrn": Variant("LRN (§3.3) in place of batch norm", (*_NC, "--norm", "lrn")),
     "no_label_smoothing": Variant("no label smoothing", (*_NC, "--label-smoothing", "0")),
     "plateau": Variant(

@@ -63,6 +63,12 @@ def build_parser():
     p.add_argument("--dropout", type=float, default=c.dropout)
     p.add_argument("--init", help="paper (§5) | caffe (§5, biases 0.1) | he | glorot")
     p.add_argument(
+        "--whiten",
+        action="store_true",
+        help="set conv1 to whiten the patches of a few training batches and freeze it, in "
+        "place of §5's learned conv1 (Jordan 2024's airbench)",
+    )
+    p.add_argument(
         "--recipe",
         default=c.recipe,
         help="default | paper (the faithful §5 recipe: LRN, lr 0.01 divided by 10 on plateau)",

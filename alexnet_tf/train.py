@@ -45,6 +45,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         optim,
         precision,
         resume,
+        whitening,
     )
     from alexnet_tf.errors import UsageError
 
@@ -88,12 +89,10 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
                 overlapping_pool=c.pooling == "overlapping", activation=c.activation,
             )  # fmt: skip
         except ValueError as e:
-            why = (
-                "its feature maps would shrink to nothing"
-                if "zero or negative" in str(e)
-                else (str(e).strip().splitlines()[0])
-            )
+            first, shrinks = str(e).strip().splitlines()[0], "zero or negative" in str(e)
+            why = "its feature maps would shrink to nothing" if shrinks else first
             raise UsageError(f"cannot build {c.model} for {image_size}px inputs: {why}") from None
+        model.get_layer("conv1").trainable = not c.whiten  # --whiten: frozen, as in airbench
         lr = c.lr
         if c.schedule == "cosine":
             lr = optim.WarmupCosine(c.lr, c.epochs * steps, int(c.warmup_epochs * steps))
@@ -101,10 +100,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             lr, momentum=c.momentum, weight_decay=c.weight_decay,
             use_ema=c.ema > 0, ema_momentum=c.ema,
         )  # fmt: skip
-        model.compile(
-            optimizer=sgd,
-            loss=optim.SparseCrossentropy(c.label_smoothing),
-        )
+        model.compile(optimizer=sgd, loss=optim.SparseCrossentropy(c.label_smoothing))
         model.optimizer.build(model.trainable_variables)
     resumed = resume.restore(model, strategy, root, c, chief, workers)
     state = resumed[1] if resumed else {}
@@ -147,6 +143,8 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         source, c.eval_batch_size or c.batch_size, image_size=image_size, mean=c.mean,
         cache_dir=str(root),
     )  # fmt: skip
+    if c.whiten and not resumed:  # from the patches that conv1 sees in training
+        whitening.whiten_conv1(model, input_fn(None).take(whitening.BATCHES))
     recalibrate = None
     if c.ema and c.ema_bn_batches:  # the same training batches, augmented, every time
         recalibrate = batchnorm.Recalibration(

@@ -87,7 +87,9 @@ def test_studies_run_without_cutout_and_the_default_with_it():
     assert resolve(config_from_args(args)).pca_lighting is False
     args = build_train_parser().parse_args(experiments.flags("mean_image"))
     assert resolve(config_from_args(args)).mean == "image"
-    in_the_default = {"default", "no_pca_lighting", "mean_image", "paper", "paper_no_lrn"}
+    whiten = resolve(config_from_args(build_train_parser().parse_args(experiments.flags("whiten"))))
+    assert whiten.whiten and whiten.cutout == 16 and not resolve(TrainConfig()).whiten
+    in_the_default = {"default", "no_pca_lighting", "mean_image", "whiten", "paper", "paper_no_lrn"}
     studies = set(experiments.VARIANTS) - in_the_default
     assert {name: cutout(name) for name in studies} == dict.fromkeys(studies, 0)
 
