@@ -134,18 +134,24 @@ def build_parser():
     return p
 
 
-def exact_prefix(model, data_dir: str | None, batch_size: int, mean: str = "channel") -> dict:
+def exact_prefix(
+    model, data_dir: str | None, batch_size: int, mean: str = "channel", cache_dir=None
+) -> dict:
     """Accuracy on the bit-exact original test images and on the same rows of the rebuilt copy:
-    what the copy's JPEG loss costs (only ../shared/data has the exact images)."""
+    what the copy's JPEG loss costs (only ../shared/data has the exact images).
+
+    ``mean="image"``: §2's mean image of the training set, read from (or computed into)
+    ``cache_dir``, the run's workdir, as the run's own evaluation does."""
     import numpy as np
     import tensorflow as tf
 
-    from alexnet_tf import augment, sources
+    from alexnet_tf import augment, data, sources, statistics
     from alexnet_tf.errors import UsageError
 
-    if mean not in ("channel", "none"):
-        raise UsageError("--exact-prefix needs a model trained with --mean channel or none")
     exact, labels, rows = sources.cifar10_exact_prefix(data_dir)
+    if isinstance(mean, str) and mean == "image":
+        train = data.load_source("cifar10", data_dir)
+        mean = statistics.source_mean(train, "image", 32, str(cache_dir) if cache_dir else None)
     # read_cifar_batch says in one line if test_batch is missing, wherever it looked first.
     folders = [d for d in sources._cifar_candidates(data_dir) if os.path.isdir(d)]
     test_batch = os.path.join(folders[0] if folders else data_dir or ".", "test_batch")
@@ -191,6 +197,7 @@ def run_evaluation(args) -> dict:
             args.data_dir or config.get("data_dir"),
             args.batch_size,
             config.get("mean", "channel"),
+            cache_dir=workdir,
         )
         checkpoint.write_json(workdir / "eval_exact_prefix.json", result)
         e, r = result["exact"]["top1_error"], result["rebuilt"]["top1_error"]

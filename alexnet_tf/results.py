@@ -117,6 +117,8 @@ def run_label(metrics: dict) -> str:
     size = c.get("image_size")
     label += f", {size}x{size} crops" if size and size < 32 else ""  # §4.1's crops of 32x32
     label += ", §5's N(0, 0.01) init" if c.get("init") == "paper" else ""  # He init otherwise
+    label += ", §2's mean image" if c.get("mean") == "image" else ""  # per channel otherwise
+    label += ", whitened conv1" if c.get("whiten") else ""
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"
     host = metrics.get("machine")

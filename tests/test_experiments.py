@@ -197,6 +197,11 @@ def test_exact_prefix_compares_the_same_rows(tmp_path):
     )
     out = evaluate.exact_prefix(model, str(root), batch_size=4)
     assert out["images"] == 5 and out["exact"]["images"] == out["rebuilt"]["images"] == 5
+    # §2's mean image: the training set's, from the run's workdir (computed there if missing)
+    cache = tmp_path / "run"
+    cache.mkdir()
+    with_mean_image = evaluate.exact_prefix(model, str(root), 4, mean="image", cache_dir=cache)
+    assert [p.name for p in cache.glob("*_mean32.npz")] and with_mean_image["images"] == 5
     np.savez(
         folder / "test_batch_first1017_exact.npz",
         data=rows,

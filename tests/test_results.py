@@ -110,6 +110,10 @@ def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average
         "default recipe, 32 epochs, cutout 8, alternating flips"
     )
     assert label(label_smoothing=0.2) == "default recipe, 32 epochs, label smoothing 0.2, no cutout"
+    assert label(mean="image", whiten=True) == (
+        "default recipe, 32 epochs, no cutout, §2's mean image, whitened conv1"
+    )
+    assert label(mean="channel", whiten=False) == "default recipe, 32 epochs, no cutout"
     assert label(label_smoothing=0.1) == label(label_smoothing=0.0, recipe="paper").replace(
         "paper", "default"
     )  # each recipe's own smoothing (0.1, 0.0) goes unnamed
