@@ -88,6 +88,34 @@ def kernels_to_images(kernel: np.ndarray) -> np.ndarray:
     return (k - lo) / np.maximum(hi - lo, 1e-12)
 
 
+def filter_mosaic(kernel: np.ndarray, ncols: int = 24, pad: int = 1) -> np.ndarray:
+    """conv1's kernel [kh, kw, 3, n] as one RGB image: its filters (each stretched to [0, 1],
+    as in Figure 3) in rows of ``ncols``, ``pad`` white pixels apart."""
+    tiles = kernels_to_images(kernel)
+    n, kh, kw = tiles.shape[:3]
+    rows = -(-n // ncols)
+    out = np.ones((pad + rows * (kh + pad), pad + ncols * (kw + pad), 3), np.float32)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        y, x = pad + r * (kh + pad), pad + c * (kw + pad)
+        out[y : y + kh, x : x + kw] = tile
+    return out
+
+
+def conv1_filters(kernels: dict, *, ncols: int = 24, title: str = ""):
+    """One mosaic of conv1's filters per named kernel (title -> [kh, kw, 3, n]), stacked."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(kernels), 1, figsize=(10.0, 2.3 * len(kernels)), squeeze=False)
+    for ax, (name, kernel) in zip(axes[:, 0], kernels.items(), strict=True):
+        ax.imshow(filter_mosaic(kernel, ncols), interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def confusion(y_true, y_pred, classes, *, title: str):
     """A confusion matrix (rows: true class, columns: predicted), counts in the cells."""
     plt = _plt()

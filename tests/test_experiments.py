@@ -232,6 +232,17 @@ def test_plots_count_and_scale():
     assert m.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     k = plots.kernels_to_images(np.random.default_rng(0).normal(size=(11, 11, 3, 96)))
     assert k.shape == (96, 11, 11, 3) and k.min() == 0.0 and k.max() == 1.0
+    kernel = np.random.default_rng(1).normal(size=(5, 5, 3, 10))
+    mosaic = plots.filter_mosaic(kernel, ncols=4)  # 3 rows of 5x5 tiles, 1 pixel apart
+    assert mosaic.shape == (1 + 3 * 6, 1 + 4 * 6, 3)
+    tiles = plots.kernels_to_images(kernel)
+    np.testing.assert_array_equal(mosaic[1 + 6 : 1 + 6 + 5, 1 + 12 : 1 + 12 + 5], tiles[6])
+    assert (mosaic[0] == 1).all() and (mosaic[13:, 13:] == 1).all()  # padding; 2 empty tiles
+    fig = plots.conv1_filters({"one": kernel, "two": -kernel}, ncols=4)
+    assert [ax.get_title() for ax in fig.axes] == ["one", "two"]
+    np.testing.assert_array_equal(
+        fig.axes[1].images[0].get_array(), plots.filter_mosaic(-kernel, 4)
+    )
     fig = plots.curves(
         {"a": [{"epoch": 1, "e": 0.5}, {"epoch": 2, "e": 0.25}]},
         "e",
