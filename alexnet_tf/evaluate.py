@@ -149,7 +149,7 @@ def exact_prefix(
     from alexnet_tf.errors import UsageError
 
     exact, labels, rows = sources.cifar10_exact_prefix(data_dir)
-    if isinstance(mean, str) and mean == "image":
+    if mean == "image":
         train = data.load_source("cifar10", data_dir)
         mean = statistics.source_mean(train, "image", 32, str(cache_dir) if cache_dir else None)
     # read_cifar_batch says in one line if test_batch is missing, wherever it looked first.
