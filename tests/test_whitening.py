@@ -39,13 +39,14 @@ def test_filters_whiten_and_centre_the_patches_in_signed_pairs():
     assert weights.shape == (3, 3, 3, 40) and biases.shape == (40,)
     cols = weights.reshape(27, 40)
     np.testing.assert_array_equal(cols[:, 1::2], -cols[:, ::2])  # each direction, both signs
-    out = whitening.patches(images.astype(np.float64), 3) @ cols + biases
+    p = whitening.patches(images.astype(np.float64), 3)
+    out = p @ cols + biases
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-4)  # centred by the biases
     cov = np.cov(out[:, ::2], rowvar=False)
     np.testing.assert_allclose(cov, np.eye(20), atol=2e-3)  # whitened: unit, uncorrelated
     # Directions by falling variance: 0, 2, 4, ... for the first tower, 1, 3, 5, ... second.
     unit = cols[:, ::2] / np.linalg.norm(cols[:, ::2], axis=0)
-    var = np.var(whitening.patches(images.astype(np.float64), 3) @ unit, axis=0)
+    var = np.var(p @ unit, axis=0)
     first, second = var[:10], var[10:]
     assert np.all(np.diff(first) < 0) and np.all(np.diff(second) < 0)
     assert np.all(first > second)  # direction 2i has more variance than direction 2i + 1
