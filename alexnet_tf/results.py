@@ -5,7 +5,8 @@
 ``variant.json`` (never checkpoints), draws test accuracy against wall-clock time and epochs
 and each run's final accuracy against the epochs it ran, and writes the ablation tables.
 ``--paper-run`` adds the faithful preset's full run; ``--paired-run`` (repeated) tabulates
-full runs against the first, one change each.
+full runs against the first, one change each; ``--conv1-filters TITLE=WORKDIR`` (repeated)
+draws conv1's filters of trained runs.
 """
 
 from __future__ import annotations
@@ -240,6 +241,8 @@ def main(argv=None) -> int:
     p.add_argument("--paper-run", help="the faithful preset's full run (--recipe paper)")
     paired_help = "a committed full run's folder; the first is the others' baseline"
     p.add_argument("--paired-run", action="append", default=[], help=paired_help)
+    filters_help = "TITLE=WORKDIR: a trained run's conv1, drawn into conv1_filters.png"
+    p.add_argument("--conv1-filters", action="append", default=[], help=filters_help)
     args = p.parse_args(argv)
 
     def go():
@@ -252,6 +255,11 @@ def main(argv=None) -> int:
         for run in (main_run, *extra, *((paper,) if paper else ()), *paired):
             if not (run / "metrics.json").exists():
                 raise UsageError(f"{run} holds no finished run (metrics.json)")
+        if bad := [f for f in args.conv1_filters if "=" not in f]:
+            raise UsageError(f"--conv1-filters takes TITLE=WORKDIR, not {bad[0]!r}")
+        if args.conv1_filters:
+            named = dict(f.split("=", 1) for f in args.conv1_filters)
+            result_plots.conv1_filters(named, Path(args.out) / "conv1_filters.png")
         print(collect(main_run, Path(args.ablations), Path(args.out), extra, paper, paired))
 
     return cli.run(go)

@@ -155,3 +155,30 @@ def test_the_time_plot_names_the_best_run_of_each_host_and_greys_the_others(tmp_
     assert list(left.lines[2].get_xdata()) == [1.0, 2.0]  # 60 and 120 s, in minutes
     assert list(left.lines[2].get_ydata()) == [87.0, 87.0]
     plots._plt().close(fig)
+
+
+def test_conv1_filters_draws_each_runs_kernel_and_the_cli_refuses_a_bad_spec(tmp_path, capsys):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from alexnet_tf import models, result_plots
+
+    model = models.build_model("cnn4", seed=0)
+    (tmp_path / "w").mkdir()
+    model.save(tmp_path / "w" / "model.keras")
+    png = tmp_path / "out" / "conv1_filters.png"
+    kernels = result_plots.conv1_filters({"learned": tmp_path / "w"}, png)
+    np.testing.assert_array_equal(kernels["learned"], model.get_layer("conv1").kernel.numpy())
+    assert list(kernels) == ["learned"] and png.stat().st_size > 1_000
+    n = kernels["learned"].shape[-1]
+    assert plt.gcf().get_suptitle().startswith(f"conv1's {n} filters (5x5x3), each stretched")
+    finished(tmp_path / "main", 0.88, {})
+    argv = ["--main-run", str(tmp_path / "main"), "--ablations", str(tmp_path / "abl")]
+    for spec, message in (
+        (str(tmp_path / "w"), f"--conv1-filters takes TITLE=WORKDIR, not {str(tmp_path / 'w')!r}"),
+        (f"t={tmp_path / 'v'}", f"no trained model in {tmp_path / 'v'}: run alexnet_tf.train"),
+    ):
+        rc = results.main([*argv, "--out", str(tmp_path / "o"), "--conv1-filters", spec])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc != 0 and len(err) == 1 and err[0].startswith(f"error: {message}"), err
+        assert not (tmp_path / "o").exists()
