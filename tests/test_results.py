@@ -172,6 +172,7 @@ def test_conv1_filters_draws_each_runs_kernel_and_the_cli_refuses_a_bad_spec(tmp
     assert list(kernels) == ["learned"] and png.stat().st_size > 1_000
     n = kernels["learned"].shape[-1]
     assert plt.gcf().get_suptitle().startswith(f"conv1's {n} filters (5x5x3), each stretched")
+    plt.close(plt.gcf())
     finished(tmp_path / "main", 0.88, {})
     argv = ["--main-run", str(tmp_path / "main"), "--ablations", str(tmp_path / "abl")]
     for spec, message in (
