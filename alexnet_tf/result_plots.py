@@ -69,14 +69,12 @@ def accuracy_vs_epochs(points: list[dict], path: Path) -> None:
 def conv1_filters(runs: dict, path: Path) -> dict:
     """conv1's filters of each trained run (title -> workdir), one mosaic each (Figure 3);
     returns the kernels drawn."""
-    import keras
-
     from alexnet_tf import evaluate
 
     kernels = {}
     for title, workdir in runs.items():
         conv1 = evaluate.load_trained(Path(workdir))[0].get_layer("conv1")
-        kernels[title] = keras.ops.convert_to_numpy(conv1.kernel)
+        kernels[title] = conv1.kernel.numpy()  # as whitening.whiten_conv1 reads it
     kh, kw, c, n = next(iter(kernels.values())).shape
     title = f"conv1's {n} filters ({kh}x{kw}x{c}), each stretched to [0, 1] as in Figure 3"
     plots.save(plots.conv1_filters(kernels, title=title), path)
