@@ -25,15 +25,7 @@ def evaluate(model, dataset, *, ten_crop: bool = False, flip: bool = False) -> d
 
     @tf.function
     def step(x, y):
-        if ten_crop:
-            crops = tf.reshape(x, [-1, *x.shape[2:]])
-            probs = tf.nn.softmax(tf.cast(model(crops, training=False), tf.float32))
-            probs = tf.reduce_mean(tf.reshape(probs, [tf.shape(x)[0], -1, num_classes]), axis=1)
-        else:
-            probs = tf.nn.softmax(tf.cast(model(x, training=False), tf.float32))
-            if flip:
-                mirror = model(tf.reverse(x, axis=[2]), training=False)
-                probs = (probs + tf.nn.softmax(tf.cast(mirror, tf.float32))) / 2
+        probs = probabilities(model, x, ten_crop=ten_crop, flip=flip)
         y = tf.cast(tf.reshape(y, [-1]), tf.int32)
         top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(y, probs, 1), tf.int64))
         topk = tf.reduce_sum(tf.cast(tf.math.in_top_k(y, probs, k), tf.int64))
@@ -57,6 +49,22 @@ def evaluate(model, dataset, *, ten_crop: bool = False, flip: bool = False) -> d
         "flip": flip,
         "images_per_second": round(total / seconds, 2),
     }
+
+
+def probabilities(model, x, *, ten_crop: bool = False, flip: bool = False):
+    """Softmax [B, classes] (float32) of ``model`` on a batch of evaluation views: ``x`` is
+    [B, S, S, 3], or with ``ten_crop`` [B, 10, S, S, 3] whose ten softmax outputs are averaged
+    (§4.1); ``flip`` averages each view with its mirror image."""
+    import tensorflow as tf
+
+    def softmax(v):
+        return tf.nn.softmax(tf.cast(model(v, training=False), tf.float32))
+
+    if ten_crop:
+        probs = softmax(tf.reshape(x, [-1, *x.shape[2:]]))
+        return tf.reduce_mean(tf.reshape(probs, [tf.shape(x)[0], -1, probs.shape[-1]]), axis=1)
+    probs = softmax(x)
+    return (probs + softmax(tf.reverse(x, axis=[2]))) / 2 if flip else probs
 
 
 def load_trained(workdir: Path, checkpoint_path: str | None = None):

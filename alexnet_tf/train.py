@@ -254,6 +254,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         "elapsed_seconds": last.get("elapsed_seconds"),
         "seconds_to_test_top1": callbacks.time_to_accuracy(history),
         "skipped_images": source.skipped,
+        "class_names": list(source.class_names),  # what predict prints
         "history": history,
         "config": dataclasses.asdict(c),
         # Time to accuracy depends on the host (2x between this project's CPU machines).

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import run_module, write_cifar_layout, write_image_folder
 
-from alexnet_tf import cli, evaluate, sources, train
+from alexnet_tf import cli, evaluate, predict, sources, train
 from alexnet_tf.config import TrainConfig
 
 TINY = ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8", "--quiet"]
@@ -159,6 +159,10 @@ def test_odd_and_unreadable_images_in_a_folder(tmp_path, capfd):
     m = json.loads((work / "metrics.json").read_text())
     assert m["skipped_images"] == 2 and m["steps_per_epoch"] == 1  # 7 readable: 1 batch of 4
     assert list(work.glob("folder-scan-*.json"))  # the scan is cached for resumed runs
+    # The trained run classifies image files by its classes' names (alexnet_tf.predict).
+    assert m["class_names"] == ["cat", "dog"]
+    names, probs = predict.classify(work, [root / "val/dog/w.jpg", root / "train/dog/a.png"])
+    assert names == ["cat", "dog"] and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
 
 
 def test_batch_not_divisible_by_replicas(tmp_path):

@@ -1,0 +1,153 @@
+"""Classify image files with a trained model: ``python -m alexnet_tf.predict --workdir W IMG``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from alexnet_tf import cli
+
+
+def class_names(workdir: Path, config: dict, num_classes: int) -> list[str]:
+    """The trained classes' names: metrics.json's (recorded by train), else the dataset's own
+    (CIFAR-10's ten, an image folder's train/ subfolders), else ``class_0``, ``class_1``, ..."""
+    from alexnet_tf import sources
+    from alexnet_tf.folders import folder_files
+
+    names = None
+    metrics = workdir / "metrics.json"
+    if metrics.exists():
+        names = json.loads(metrics.read_text()).get("class_names")
+    if names is None and config.get("dataset") == "cifar10":
+        names = sources.CIFAR10_CLASSES
+    if names is None and config.get("dataset") == "folder" and config.get("data_dir"):
+        try:
+            names = folder_files(config["data_dir"])["train"][2]
+        except Exception:  # the folder moved: numbered classes still say something
+            names = None
+    if names is None or len(names) != num_classes:
+        names = [f"class_{i}" for i in range(num_classes)]
+    return list(names)
+
+
+def read_image(path: str):
+    """uint8 [H, W, 3] from a JPEG, PNG, GIF or BMP file (grayscale and RGBA become RGB);
+    UsageError for a missing file, DataError for one TensorFlow cannot decode."""
+    import tensorflow as tf
+
+    from alexnet_tf.errors import DataError, UsageError
+
+    if not Path(path).is_file():
+        raise UsageError(f"no image file {path}")
+    try:
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    except tf.errors.OpError:
+        raise DataError(
+            f"{path} is not an image TensorFlow can decode (JPEG, PNG, GIF, BMP)"
+        ) from None
+    return image
+
+
+def as_cifar(image):
+    """A photo as CIFAR-10 holds one: its central square, resized (antialiased) to 32x32."""
+    import tensorflow as tf
+
+    from alexnet_tf import augment
+
+    side = min(image.shape[:2])
+    square = augment.center_crop(image, side)
+    if side == 32:
+        return square
+    resized = tf.image.resize(tf.cast(square, tf.float32), [32, 32], antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+def classify(workdir, paths, *, ten_crop=False, flip=False, data_dir=None, checkpoint=None):
+    """(class names, softmax [N, classes]) of the trained model in ``workdir`` on the image
+    files ``paths``, through the evaluation view its training run used (data.eval_pipeline:
+    the centre crop, or §4.1's ten patches; its mean subtraction)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from alexnet_tf import data
+    from alexnet_tf.errors import UsageError
+    from alexnet_tf.evaluate import load_trained, probabilities
+    from alexnet_tf.sources import Source
+
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise UsageError(f"workdir {workdir} does not exist")
+    model, config = load_trained(workdir, checkpoint)
+    metrics = workdir / "metrics.json"
+    if metrics.exists():  # the finished run's config (checkpoints are pruned by then)
+        config = {**config, **json.loads(metrics.read_text()).get("config", {})}
+    images = [read_image(str(p)) for p in paths]
+    size, num_classes = int(model.input_shape[1]), int(model.output_shape[-1])
+    dataset = config.get("dataset")  # as data.load_source's sources say
+    small = dataset == "cifar10" or (dataset == "synthetic" and size <= 64)
+    kind = "cifar" if small else "imagenet"
+    if kind == "cifar":
+        images = [as_cifar(i) for i in images]
+    mean = config.get("mean", "channel")
+    source = None
+    if mean == "image":  # §2's mean image of the training set (cached in the workdir)
+        source = data.load_source(
+            config["dataset"], data_dir or config.get("data_dir"), image_size=size,
+            num_classes=num_classes, num_examples=config.get("num_examples"),
+            seed=config.get("seed", 0),
+        )  # fmt: skip
+    spec = tf.TensorSpec([32, 32, 3] if kind == "cifar" else [None, None, 3], tf.uint8)
+    files = tf.data.Dataset.from_generator(
+        lambda: ((i, 0) for i in images), output_signature=(spec, tf.TensorSpec([], tf.int32))
+    )
+    mine = Source("files", kind, files, files, 1, len(images), num_classes, [])
+    if source is not None:  # the same cache file as the run's own evaluation
+        mine.cache_key, mine.name = source.cache_key, source.name
+        mine.train = source.train
+    ds = data.eval_pipeline(
+        mine, 32, image_size=size, ten_crop=ten_crop, mean=mean, cache_dir=str(workdir)
+    )
+    probs = [probabilities(model, x, ten_crop=ten_crop, flip=flip).numpy() for x, _ in ds]
+    return class_names(workdir, config, num_classes), np.concatenate(probs)
+
+
+def build_parser():
+    p = cli.Parser(
+        prog="python -m alexnet_tf.predict",
+        description="The top classes of a trained AlexNet for each image file.",
+    )
+    p.add_argument("images", nargs="+", help="JPEG, PNG, GIF or BMP files")
+    p.add_argument("--workdir", required=True, help="a training workdir")
+    p.add_argument("--checkpoint", help="a .keras file (default: WORKDIR/model.keras)")
+    p.add_argument("--data-dir", help="with --mean image runs: where the training set is")
+    p.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
+    p.add_argument("--ten-crop", action="store_true", help="§4.1: average softmax over 10 crops")
+    p.add_argument("--flip", action="store_true", help="average over each image and its mirror")
+    return p
+
+
+def run_prediction(args) -> list[list[tuple[str, float]]]:
+    from alexnet_tf.errors import UsageError
+
+    if args.top < 1:
+        raise UsageError(f"--top must be positive, got {args.top}")
+    names, probs = classify(
+        args.workdir, args.images, ten_crop=args.ten_crop, flip=args.flip,
+        data_dir=args.data_dir, checkpoint=args.checkpoint,
+    )  # fmt: skip
+    out = []
+    for path, p in zip(args.images, probs, strict=True):
+        top = [(names[k], float(p[k])) for k in p.argsort()[::-1][: args.top]]
+        print(f"{path}: " + ", ".join(f"{name} {q:.3f}" for name, q in top))
+        out.append(top)
+    return out
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run(lambda: run_prediction(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
