@@ -130,18 +130,23 @@ def run_label(metrics: dict) -> str:
     return label
 
 
+def _shown(value) -> str:
+    return "default" if value is None else str(value)  # None: the preset's or model's own
+
+
 def config_change(base: dict, metrics: dict) -> str:
     """What ``metrics``' run changed from ``base``'s: 'norm: batch → lrn', from the two
     resolved configs and hosts. A key that only one of them records is compared with
     TrainConfig's default (a field added since: the older run had its default behaviour),
-    where that default is a value and not a preset's to fill in."""
+    where that default is a value and not a preset's to fill in. A key both record as None
+    and a value ('image size: 28 → default') is a change."""
     defaults = dataclasses.asdict(config.TrainConfig())
     a, b = base.get("config", {}), metrics.get("config", {})
     pairs = {k: (a.get(k, defaults.get(k)), b.get(k, defaults.get(k))) for k in {*a, *b}}
     changes = [
-        f"{k.replace('_', ' ')}: {x} → {y}"
+        f"{k.replace('_', ' ')}: {_shown(x)} → {_shown(y)}"
         for k, (x, y) in sorted(pairs.items())
-        if k not in ("workdir", "data_dir") and None not in (x, y) and x != y
+        if k not in ("workdir", "data_dir") and x != y and (k in a and k in b or None not in (x, y))
     ]
     host_a, host_b = (m.get("machine", {}).get("cpu") for m in (base, metrics))
     if host_a != host_b:  # a different host changes the epochs that fit: say so

@@ -37,9 +37,12 @@ def test_paired_table_reads_each_change_and_the_deltas(tmp_path):
         ),
         finished(tmp_path / "xeon", 0.8878, base, {"cpu": "Intel Xeon"}),
         finished(tmp_path / "ema", 0.8741, {**base, "ema": 0.9995}),
+        # both record image_size: None (the model's own size) against 28 is a change
+        finished(tmp_path / "size", 0.8579, {**base, "image_size": None, "cutout": 16}),
     )
     rows = results.paired_table(runs).splitlines()
-    assert len(rows) == 6 and rows[0].startswith("| run | change from the first row |")
+    assert rows[6].startswith("| [`size`](size) | cutout: 14 → 16, image size: 28 → default | 2 |")
+    assert len(rows) == 7 and rows[0].startswith("| run | change from the first row |")
     assert rows[2] == (
         "| [`base`](base) | (the baseline) | 2 | 315.7 | 87.99% | 88.60% | 88.58% | 89.30% "
         "| +0.00 | +0.00 |"
