@@ -9,22 +9,20 @@ from pathlib import Path
 from alexnet_tf import cli
 
 
-def class_names(workdir: Path, config: dict, num_classes: int) -> list[str]:
-    """The trained classes' names: metrics.json's (recorded by train), else the dataset's own
-    (CIFAR-10's ten, an image folder's train/ subfolders), else ``class_0``, ``class_1``, ..."""
+def class_names(metrics: dict, config: dict, num_classes: int) -> list[str]:
+    """The trained classes' names: the run's metrics.json's (recorded by train), else the
+    dataset's own (CIFAR-10's ten, an image folder's train/ subfolders), else ``class_0``, ..."""
     from alexnet_tf import sources
+    from alexnet_tf.errors import UsageError
     from alexnet_tf.folders import folder_files
 
-    names = None
-    metrics = workdir / "metrics.json"
-    if metrics.exists():
-        names = json.loads(metrics.read_text()).get("class_names")
+    names = metrics.get("class_names")
     if names is None and config.get("dataset") == "cifar10":
         names = sources.CIFAR10_CLASSES
     if names is None and config.get("dataset") == "folder" and config.get("data_dir"):
         try:
             names = folder_files(config["data_dir"])["train"][2]
-        except Exception:  # the folder moved: numbered classes still say something
+        except UsageError:  # the folder moved: numbered classes still say something
             names = None
     if names is None or len(names) != num_classes:
         names = [f"class_{i}" for i in range(num_classes)]
@@ -79,37 +77,34 @@ def classify(workdir, paths, *, ten_crop=False, flip=False, data_dir=None, check
     if not workdir.is_dir():
         raise UsageError(f"workdir {workdir} does not exist")
     model, config = load_trained(workdir, checkpoint)
-    metrics = workdir / "metrics.json"
-    if metrics.exists():  # the finished run's config (checkpoints are pruned by then)
-        config = {**config, **json.loads(metrics.read_text()).get("config", {})}
+    path = workdir / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    config = {**config, **metrics.get("config", {})}  # a finished run's (checkpoints pruned)
     images = [read_image(str(p)) for p in paths]
     size, num_classes = int(model.input_shape[1]), int(model.output_shape[-1])
-    dataset = config.get("dataset")  # as data.load_source's sources say
+    dataset = config.get("dataset")  # the kind of images data.load_source gave the run
     small = dataset == "cifar10" or (dataset == "synthetic" and size <= 64)
     kind = "cifar" if small else "imagenet"
     if kind == "cifar":
         images = [as_cifar(i) for i in images]
-    mean = config.get("mean", "channel")
-    source = None
-    if mean == "image":  # §2's mean image of the training set (cached in the workdir)
-        source = data.load_source(
-            config["dataset"], data_dir or config.get("data_dir"), image_size=size,
-            num_classes=num_classes, num_examples=config.get("num_examples"),
-            seed=config.get("seed", 0),
-        )  # fmt: skip
     spec = tf.TensorSpec([32, 32, 3] if kind == "cifar" else [None, None, 3], tf.uint8)
     files = tf.data.Dataset.from_generator(
         lambda: ((i, 0) for i in images), output_signature=(spec, tf.TensorSpec([], tf.int32))
     )
     mine = Source("files", kind, files, files, 1, len(images), num_classes, [])
-    if source is not None:  # the same cache file as the run's own evaluation
-        mine.cache_key, mine.name = source.cache_key, source.name
-        mine.train = source.train
+    mean = config.get("mean", "channel")
+    if mean == "image":  # §2's mean image of the training set, from the run's cache file
+        train = data.load_source(
+            dataset, data_dir or config.get("data_dir"), image_size=size,
+            num_classes=num_classes, num_examples=config.get("num_examples"),
+            seed=config.get("seed", 0),
+        )  # fmt: skip
+        mine.name, mine.cache_key, mine.train = train.name, train.cache_key, train.train
     ds = data.eval_pipeline(
         mine, 32, image_size=size, ten_crop=ten_crop, mean=mean, cache_dir=str(workdir)
     )
     probs = [probabilities(model, x, ten_crop=ten_crop, flip=flip).numpy() for x, _ in ds]
-    return class_names(workdir, config, num_classes), np.concatenate(probs)
+    return class_names(metrics, config, num_classes), np.concatenate(probs)
 
 
 def build_parser():

@@ -107,12 +107,13 @@ def test_bad_input_is_one_line(run, tmp_path, capsys):
 
 def test_class_names_fall_back_to_the_dataset_then_to_numbers(tmp_path):
     folder = write_image_folder(tmp_path / "folder")
-    assert predict.class_names(tmp_path, {"dataset": "cifar10"}, 10) == CIFAR10_CLASSES
+    assert predict.class_names({}, {"dataset": "cifar10"}, 10) == CIFAR10_CLASSES
     config = {"dataset": "folder", "data_dir": str(folder)}
-    assert predict.class_names(tmp_path, config, 2) == ["cat", "dog"]
-    assert predict.class_names(tmp_path, config, 3) == ["class_0", "class_1", "class_2"]
-    (tmp_path / "metrics.json").write_text(json.dumps({"class_names": ["a", "b"]}))
-    assert predict.class_names(tmp_path, config, 2) == ["a", "b"]
+    assert predict.class_names({}, config, 2) == ["cat", "dog"]
+    assert predict.class_names({}, config, 3) == ["class_0", "class_1", "class_2"]
+    moved = {**config, "data_dir": str(tmp_path / "moved")}
+    assert predict.class_names({}, moved, 2) == ["class_0", "class_1"]
+    assert predict.class_names({"class_names": ["a", "b"]}, config, 2) == ["a", "b"]
 
 
 def test_an_image_folder_model_gets_the_imagenet_view(tmp_path):
