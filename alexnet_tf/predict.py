@@ -34,12 +34,13 @@ def read_image(path: str):
     UsageError for a missing file, DataError for one TensorFlow cannot decode."""
     import tensorflow as tf
 
+    from alexnet_tf import sources
     from alexnet_tf.errors import DataError, UsageError
 
     if not Path(path).is_file():
         raise UsageError(f"no image file {path}")
     try:
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        image = sources._decode(tf.io.read_file(path))  # as the training pipeline decodes
     except tf.errors.OpError:
         raise DataError(
             f"{path} is not an image TensorFlow can decode (JPEG, PNG, GIF, BMP)"
@@ -71,7 +72,7 @@ def classify(workdir, paths, *, ten_crop=False, flip=False, data_dir=None, check
     from alexnet_tf import data
     from alexnet_tf.errors import UsageError
     from alexnet_tf.evaluate import load_trained, probabilities
-    from alexnet_tf.sources import Source
+    from alexnet_tf.sources import Source, synthetic_kind
 
     workdir = Path(workdir)
     if not workdir.is_dir():
@@ -83,8 +84,7 @@ def classify(workdir, paths, *, ten_crop=False, flip=False, data_dir=None, check
     images = [read_image(str(p)) for p in paths]
     size, num_classes = int(model.input_shape[1]), int(model.output_shape[-1])
     dataset = config.get("dataset")  # the kind of images data.load_source gave the run
-    small = dataset == "cifar10" or (dataset == "synthetic" and size <= 64)
-    kind = "cifar" if small else "imagenet"
+    kind = {"cifar10": "cifar", "synthetic": synthetic_kind(size)}.get(dataset, "imagenet")
     if kind == "cifar":
         images = [as_cifar(i) for i in images]
     spec = tf.TensorSpec([32, 32, 3] if kind == "cifar" else [None, None, 3], tf.uint8)

@@ -235,6 +235,11 @@ def imagenet2012_source(data_dir: str | None, num_examples: int | None = None) -
     )  # fmt: skip
 
 
+def synthetic_kind(image_size: int | None) -> str:
+    """Synthetic data up to 64 pixels is CIFAR-like (32x32 images), larger ImageNet-like."""
+    return "cifar" if image_size is None or image_size <= 64 else "imagenet"
+
+
 def synthetic_source(
     image_size: int | None = None,
     num_classes: int | None = None,
@@ -242,7 +247,7 @@ def synthetic_source(
     seed: int = 0,
 ) -> Source:
     """Deterministic random images generated from (seed, index); each class has its own tint."""
-    kind = "cifar" if image_size is None or image_size <= 64 else "imagenet"
+    kind = synthetic_kind(image_size)
     side = 32 if kind == "cifar" else max(256, image_size or 0)
     classes = num_classes or (10 if kind == "cifar" else 1000)
     num_train = num_examples or 1024
