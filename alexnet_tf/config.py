@@ -108,28 +108,33 @@ PRESETS = {
     "folder": PAPER_PRESET,
     # CIFAR-10: the CIFAR variant with a short-budget recipe (results/README.md; the goal is
     # 90% test top-1 in 2 hours on a 2-core CPU).
-    # Deviations from the paper, each in the ablation table of results/README.md: batch norm
-    # in place of LRN, He init, label smoothing 0.1, 16x16 cutout on top of §4.1's crops,
-    # flips and PCA lighting, a 1-epoch warm-up + cosine schedule with a peak lr of 0.05 in
-    # place of 0.01-divided-by-10-on-plateau (which needs ~90 epochs), bfloat16 compute where
-    # it trains faster (precision.cpu_bf16_is_faster), and (TrainConfig.mean, in every recipe)
+    # Deviations from the paper, each in the ablation tables of results/README.md: batch norm
+    # in place of LRN, He init, label smoothing 0.1, 8x8 cutout on top of §4.1's crops, flips
+    # and PCA lighting, a 1-epoch warm-up + cosine schedule with a peak lr of 0.1 in place of
+    # 0.01-divided-by-10-on-plateau (which needs ~90 epochs), bfloat16 compute where it trains
+    # faster (precision.cpu_bf16_is_faster), and (TrainConfig.mean, in every recipe)
     # per-channel standardisation in place of §2's mean image; the network's FC 1024-1024 in
-    # place of §3.5's 4096 (architectures.CIFAR; --model alexnet_cifar_fc4096). The 115-minute
+    # place of §3.5's 4096 (architectures.CIFAR; --model alexnet_cifar_fc4096). The crops are
+    # §4.1's own scheme at CIFAR's scale: random 28x28 patches of the 32x32 images ("224x224
+    # patches" of 256x256), the centre patch or the ten patches at test time. The 115-minute
     # budget that the cosine is fitted to is not an ablation row: it sets the number of
     # epochs. Momentum, weight decay, batch size, overlapping pooling, dropout, the towers and
     # the conv widths are the paper's.
     # --recipe paper is the faithful recipe (PAPER_RECIPES).
     "cifar10": dict(
         model="alexnet_cifar",
-        epochs=80,  # a cap: the time budget below decides (about 70 fit on a quiet host)
-        lr=0.05,
+        epochs=80,  # a cap: the time budget below decides (32-42 fitted on this project's hosts)
+        lr=0.1,  # 0.05 ended 0.21 points under at 28x28, 2 hours (results/README.md)
         schedule="cosine",
         warmup_epochs=1.0,
         label_smoothing=0.1,
         norm="batch",  # §3.3's LRN ended 2.22 points under in 2 hours (results/README.md)
         init="he",
         precision="auto",
-        cutout=16,
+        # §4.1's 28-of-32 crops with cutout 8 and lr 0.1 ended 1.94 points over the 32x32
+        # pad-and-crop recipe with cutout 16 and lr 0.05, same host and budget (results/README.md)
+        image_size=28,
+        cutout=8,
         pca_lighting=True,  # §4.1's colour augmentation, as in the paper
         # The issue's "at most 2 hours" on a shared machine whose speed varies 2x: after every
         # epoch the run plans how many of the 80 fit in 115 minutes and ends the cosine there.
@@ -166,6 +171,7 @@ PAPER_RECIPES = {
         label_smoothing=0.0,
         norm="lrn",
         cutout=0,
+        image_size=None,  # measured on 32x32 pad-and-crop views (results/README.md)
         time_budget=0.0,  # §5's plateau rule has no horizon to fit: all 80 epochs
     ),
     "synthetic": PRESETS["synthetic"],
@@ -186,6 +192,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         preset.update(init="caffe" if config.model == "alexnet" else "he")
     if config.model in ("alexnet_owt", "cnn4"):
         preset.update(norm="none", init="he")
+    if config.model and not config.model.startswith("alexnet_cifar"):
+        preset.update(image_size=None)  # the 28x28 crops are the CIFAR variant's; others: their own
     updates = {k: v for k, v in preset.items() if getattr(config, k) is None}
     c = dataclasses.replace(config, **updates)
     _choice("model", c.model, MODELS)

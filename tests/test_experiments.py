@@ -21,10 +21,12 @@ def test_cifar10_default_recipe_and_faithful_recipe():
         "batch",
         0.1,
         "cosine",
-        0.05,
+        0.1,
         80,  # a cap; the time budget decides
     )
-    assert d.cutout == 16  # DeVries & Taylor's square for CIFAR-10
+    assert d.cutout == 8  # a quarter of DeVries & Taylor's 16 for CIFAR-10, at 28x28
+    assert d.image_size == 28  # §4.1's 224-of-256 crops at CIFAR's scale
+    assert resolve(TrainConfig(model="cnn4")).image_size is None  # not the CIFAR variant's crops
     assert d.pca_lighting  # §4.1, as the paper, in both recipes and the ImageNet preset
     assert resolve(TrainConfig(dataset="folder")).pca_lighting
     assert not resolve(TrainConfig(dataset="synthetic")).pca_lighting
@@ -46,6 +48,7 @@ def test_cifar10_default_recipe_and_faithful_recipe():
         0.0,
     )
     assert p.epochs == d.epochs and p.cutout == 0 and p.pca_lighting  # §4.1 only
+    assert p.image_size is None  # measured on the 32x32 pad-and-crop views
     with pytest.raises(UsageError, match="cutout"):
         resolve(TrainConfig(cutout=-1))
     with pytest.raises(UsageError, match="time budget must be >= 0"):
@@ -81,14 +84,14 @@ def test_studies_run_without_cutout_and_the_default_with_it():
         args = build_train_parser().parse_args(experiments.flags(name))
         return resolve(config_from_args(args)).cutout
 
-    assert cutout("default") == 16 and cutout("no_pca_lighting") == 16
-    assert cutout("mean_image") == 16
+    assert cutout("default") == 8 and cutout("no_pca_lighting") == 8
+    assert cutout("mean_image") == 8
     args = build_train_parser().parse_args(experiments.flags("no_pca_lighting"))
     assert resolve(config_from_args(args)).pca_lighting is False
     args = build_train_parser().parse_args(experiments.flags("mean_image"))
     assert resolve(config_from_args(args)).mean == "image"
     whiten = resolve(config_from_args(build_train_parser().parse_args(experiments.flags("whiten"))))
-    assert whiten.whiten and whiten.cutout == 16 and not resolve(TrainConfig()).whiten
+    assert whiten.whiten and whiten.cutout == 8 and not resolve(TrainConfig()).whiten
     in_the_default = {"default", "no_pca_lighting", "mean_image", "whiten", "paper", "paper_no_lrn"}
     studies = set(experiments.VARIANTS) - in_the_default
     assert {name: cutout(name) for name in studies} == dict.fromkeys(studies, 0)
