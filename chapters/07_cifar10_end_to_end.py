@@ -24,16 +24,20 @@
 #
 # The CIFAR-10 preset keeps AlexNet's design (five convolutions, three fully connected layers,
 # ReLU, overlapping pooling, dropout, two towers) with a recipe built to reach 90% test
-# accuracy in under two hours on a 2-core CPU. It is not there yet: 88.78% in 114 minutes
-# (89.58% with §4.1's ten patches), 54 epochs fitted to a 115-minute budget. `results/README.md` measures each of its deviations
+# accuracy in under two hours on a 2-core CPU. It is not there yet: 87.88% in 112 minutes
+# (88.83% with §4.1's ten patches), 32 epochs of §4.1's 28x28 crops fitted to a 115-minute
+# budget on a Xeon without AMX; the best run of any recipe here is 88.78% (89.70% with the ten
+# patches). `results/README.md` measures each of its deviations
 # from the paper. This chapter reads that run back (in FAST mode it makes a tiny one).
 
 # %%
 import json
+from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
-from alexnet_tf import chapter, data, evaluate, plots, train
+from alexnet_tf import chapter, data, evaluate, plots, predict, train
 from alexnet_tf.config import TrainConfig
 
 s = chapter.settings()
@@ -96,7 +100,8 @@ source = data.load_source(
 )
 images = np.stack([x for x, _ in source.test.as_numpy_iterator()])
 labels = np.array([int(y) for _, y in source.test.as_numpy_iterator()])
-views = data.eval_pipeline(source, 200, image_size=32, mean=config.get("mean", "channel"))
+side = int(model.input_shape[1])  # the run's view: the centre 28x28 patch for the default recipe
+views = data.eval_pipeline(source, 200, image_size=side, mean=config.get("mean", "channel"))
 predicted = np.concatenate([np.argmax(model.predict_on_batch(x), -1) for x, _ in views])
 fig, matrix = plots.confusion(
     labels,
@@ -120,8 +125,53 @@ fig = plots.image_grid(
 )
 s.save(fig, "cifar10_misclassified")
 
+# %% [markdown]
+# ## Photos it never saw
+# `alexnet_tf.predict` (`python -m alexnet_tf.predict --workdir W photo.jpg`) classifies image
+# files through the run's own evaluation view: a photo's central square, shrunk to 32x32 as
+# CIFAR-10's images are, then the centre patch the network was tested on. Imagenette's
+# validation images are ImageNet photos, and two of its classes are CIFAR-10 classes in
+# another dataset's clothes: English springers (`dog`) and garbage trucks (`truck`).
+
+# %%
+if s.fast:  # random PNG files stand in for the photos
+    folder = s.main_run / "photos"
+    folder.mkdir(exist_ok=True)
+    photos = {"class_0000": [], "class_0001": []}  # two of the synthetic classes
+    for i in range(4):
+        path = folder / f"photo{i}.png"
+        pixels = tf.random.stateless_uniform([48, 40, 3], [i, 7], 0, 256, tf.int32)
+        tf.io.write_file(str(path), tf.io.encode_png(tf.cast(pixels, tf.uint8)))
+        photos[f"class_{i % 2:04d}"].append(path)
+else:
+    val = Path(s.data_dir) / "imagenette2-224" / "val"
+    photos = {
+        "dog": sorted((val / "n02102040").glob("*.JPEG")),  # English springer
+        "truck": sorted((val / "n03417042").glob("*.JPEG")),  # garbage truck
+    }
+paths = [p for group in photos.values() for p in group]
+names, probs = predict.classify(s.main_run, paths)
+called = [names[k] for k in probs.argmax(-1)]
+share, start = {}, 0
+for expected, group in photos.items():
+    mine = called[start : start + len(group)]
+    share[expected] = mine.count(expected) / len(group)
+    others = {n: mine.count(n) for n in sorted(set(mine) - {expected})}
+    print(f"{len(group)} {expected} photos: {100 * share[expected]:.1f}% called {expected}", others)
+    start += len(group)
+first = [0, len(next(iter(photos.values())))]  # where each group starts in paths
+shown = [i for f in first for i in range(f, min(f + 8, len(paths)))]
+fig = plots.image_grid(
+    [predict.read_image(str(paths[i])).numpy() for i in shown],
+    [f"{called[i]} {probs[i].max():.2f}" for i in shown],
+    ncols=8,
+    title="ImageNet photos through the CIFAR-10 model: its top class",
+)
+s.save(fig, "cifar10_model_on_imagenet_photos")
+assert np.allclose(probs.sum(-1), 1, atol=1e-4) and probs.shape == (len(paths), len(names))
+
 # %%
 assert len(history) == metrics["epochs_completed"] >= 1
 assert history[-1]["loss"] < history[0]["loss"]
-if not s.fast:  # a regression guard: the default run measured 88.78% (the goal is 90%)
-    assert 1 - metrics["top1_error"] >= 0.875
+if not s.fast:  # a regression guard: the default run measured 87.88% (the goal is 90%)
+    assert 1 - metrics["top1_error"] >= 0.865

@@ -14,7 +14,7 @@ from conftest import REPO, write_cifar_layout
 from alexnet_tf.faults import _free_ports, _weights
 
 # --dropout 0: with dropout the workers' masks (drawn per replica) differ from one process's.
-# --lr 0.002: a stable regime, so float rounding is not amplified (at lr 0.05 it is, ~1e-3).
+# --lr 0.002: a stable regime, so float rounding is not amplified (at lr 0.05 it was, ~1e-3).
 ARGS = ["--dataset", "cifar10", "--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "8"]
 LR = 0.002
 ARGS += ["--checkpoint-steps", "1", "--dropout", "0", "--lr", str(LR), "--deterministic"]

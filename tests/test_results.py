@@ -104,9 +104,9 @@ def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average
     assert label(recipe="paper", norm="none").startswith(
         "paper recipe, 32 epochs, no normalisation"
     )
-    assert label(recipe="default", lr=0.05) == "default recipe, 32 epochs, no cutout"
-    assert label(recipe="default", lr=0.1, ema=0.999, cutout=14) == (
-        "default recipe, 32 epochs, lr 0.1, EMA 0.999, cutout 14"
+    assert label(recipe="default", lr=0.1) == "default recipe, 32 epochs, no cutout"
+    assert label(recipe="default", lr=0.05, ema=0.999, cutout=14) == (
+        "default recipe, 32 epochs, lr 0.05, EMA 0.999, cutout 14"
     )
     assert label(recipe="paper", lr=0.01) == "paper recipe, 32 epochs, no cutout"
     assert label(cutout=8, alternating_flip=True) == (
