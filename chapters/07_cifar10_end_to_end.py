@@ -152,15 +152,14 @@ else:
 paths = [p for group in photos.values() for p in group]
 names, probs = predict.classify(s.main_run, paths)
 called = [names[k] for k in probs.argmax(-1)]
-share, start = {}, 0
+shown, start = [], 0  # the first 8 photos of each group; where the group starts in paths
 for expected, group in photos.items():
     mine = called[start : start + len(group)]
-    share[expected] = mine.count(expected) / len(group)
     others = {n: mine.count(n) for n in sorted(set(mine) - {expected})}
-    print(f"{len(group)} {expected} photos: {100 * share[expected]:.1f}% called {expected}", others)
+    share = mine.count(expected) / len(group)
+    print(f"{len(group)} {expected} photos: {100 * share:.1f}% called {expected}", others)
+    shown += range(start, start + min(8, len(group)))
     start += len(group)
-first = [0, len(next(iter(photos.values())))]  # where each group starts in paths
-shown = [i for f in first for i in range(f, min(f + 8, len(paths)))]
 fig = plots.image_grid(
     [predict.read_image(str(paths[i])).numpy() for i in shown],
     [f"{called[i]} {probs[i].max():.2f}" for i in shown],
