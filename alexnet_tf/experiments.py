@@ -109,6 +109,31 @@ def load(workdir: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+# Where and how a run was executed, not what it learned; epochs is the budget, checked apart.
+_NOT_RECIPE = (
+    "workdir",
+    "data_dir",
+    "epochs",
+    "strategy",
+    "devices",
+    "checkpoint_steps",
+    "eval_batch_size",
+)
+
+
+def changes(saved: dict, config) -> list[str]:
+    """``"field old -> new"`` for each field of the recipe where a run's saved (resolved)
+    config differs from ``config`` resolved today. A field the run predates is skipped, and
+    so are the training views' extras when neither run augments (the pipeline ignores them)."""
+    from alexnet_tf.config import resolve
+
+    now = dataclasses.asdict(resolve(config))
+    skip = set(_NOT_RECIPE) | {k for k in now if k not in saved}
+    if not now["augment"] and not saved.get("augment", True):
+        skip |= {"pca_lighting", "cutout", "alternating_flip"}
+    return [f"{k} {saved[k]} -> {v}" for k, v in now.items() if k not in skip and saved[k] != v]
+
+
 def run(
     name: str,
     root: str | Path,
@@ -123,7 +148,7 @@ def run(
     A run stopped by a NaN loss (an unstable variant) returns ``{"failed": reason}``.
     """
     from alexnet_tf import train
-    from alexnet_tf.errors import TrainingStopped
+    from alexnet_tf.errors import TrainingStopped, UsageError
     from alexnet_tf.flags import build_parser as build_parser_train
     from alexnet_tf.flags import config_from_args
 
@@ -132,6 +157,14 @@ def run(
     budget = args.epochs
     done = load(workdir)
     if done and done.get("epochs_completed", 0) >= budget:
+        # A run of the recipe as it was: reading it back would table a changed preset's
+        # variant with the old one's number, so it is refused, and kept.
+        stale = changes(done["config"], config_from_args(args)) if "config" in done else []
+        if stale:
+            raise UsageError(
+                f"{workdir} holds a run of another recipe ({', '.join(stale[:4])}"
+                f"{', ...' if len(stale) > 4 else ''}): use another --out, or move it away"
+            )
         return done
     # What this run measures, as the variant says it today: a later change to the recipe
     # rewords VARIANTS, and `table` still labels this run as it was trained.

@@ -262,8 +262,12 @@ def main(argv=None) -> int:
                 raise UsageError(f"{run} holds no finished run (metrics.json)")
         if bad := [f for f in args.conv1_filters if "=" not in f]:
             raise UsageError(f"--conv1-filters takes TITLE=WORKDIR, not {bad[0]!r}")
-        if args.conv1_filters:
-            named = dict(f.split("=", 1) for f in args.conv1_filters)
+        # The last '=' splits: a title may hold one ("lr=0.1=runs/x"); each title once.
+        pairs = [f.rsplit("=", 1) for f in args.conv1_filters]
+        titles = [title for title, _ in pairs]
+        if again := next((t for i, t in enumerate(titles) if t in titles[:i]), None):
+            raise UsageError(f"--conv1-filters names {again!r} twice: one title per run")
+        if named := dict(pairs):
             result_plots.conv1_filters(named, Path(args.out) / "conv1_filters.png")
         print(collect(main_run, Path(args.ablations), Path(args.out), extra, paper, paired))
 

@@ -114,59 +114,6 @@ def test_variant_flags_and_fast_mode():
     assert cmd[1:3] == ["-m", "alexnet_tf.train"] and cmd[-2:] == ["--workdir", "W"]
 
 
-def _finished(root, name, top1_error, epochs, history=()):
-    """A workdir as train.py leaves it: metrics.json with the per-epoch history."""
-    (root / name).mkdir(parents=True)
-    metrics = {
-        "top1_error": top1_error,
-        "top5_error": 0.01,
-        "epochs_completed": epochs,
-        "elapsed_seconds": 120.0,
-        "history": [
-            {"epoch": i + 1, "loss": loss, "top1_error": err}
-            for i, (loss, err) in enumerate(history)
-        ],
-    }
-    (root / name / "metrics.json").write_text(json.dumps(metrics))
-
-
-def test_finished_runs_are_read_back_not_retrained_and_tabled(tmp_path):
-    _finished(tmp_path, "default", 0.10, 2, history=[(1.5, 0.4), (1.0, 0.2)])
-    _finished(tmp_path, "lrn", 0.13, 2)
-    (tmp_path / "paper_init").mkdir()  # started, stopped without metrics (diverged)
-    m = experiments.run("default", tmp_path, None)  # would need real data to train
-    assert m["top1_error"] == 0.10 and [r["top1_error"] for r in m["history"]] == [0.4, 0.2]
-    assert experiments.epochs_to_reach(m["history"], 0.25) == 2
-    assert experiments.epochs_to_reach(m["history"], 0.1) is None
-    table = experiments.table(tmp_path, ["default", "lrn", "paper_init", "plateau"]).splitlines()
-    assert len(table) == 5  # header, rule, three rows; never-started "plateau" is left out
-    assert "90.00%" in table[2] and "+0.00" in table[2]
-    assert "87.00%" in table[3] and "-3.00" in table[3] and "2.0" in table[3]
-    assert "failed" in table[4]
-
-
-def test_a_run_keeps_the_description_it_was_trained_under(tmp_path, monkeypatch):
-    m = experiments.run("cnn4_relu", tmp_path, epochs=1, fast=True, verbose=False)
-    assert m["epochs_completed"] == 1
-    recorded = json.loads((tmp_path / "cnn4_relu" / "variant.json").read_text())
-    assert (
-        recorded["what"] == "Figure 1's four-layer CNN, ReLU"
-        and "--no-augment" in recorded["flags"]
-    )
-    # The recipe moves on and the variant is reworded: the table still says what was run.
-    reworded = experiments.Variant("something else", experiments.VARIANTS["cnn4_relu"].flags, 8)
-    monkeypatch.setitem(experiments.VARIANTS, "cnn4_relu", reworded)
-    row = experiments.table(tmp_path, ["cnn4_relu"], baseline="cnn4_relu").splitlines()[2]
-    assert "Figure 1's four-layer CNN, ReLU" in row and "something else" not in row
-    assert experiments.described(tmp_path / "nowhere", "cnn4_relu") == "something else"
-
-
-def test_experiments_cli_rejects_unknown_variant(capsys):
-    assert experiments.main(["--out", "x", "nope"]) != 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unknown variant 'nope'" in err[0]
-
-
 def test_flip_averages_image_and_mirror():
     keras.utils.set_random_seed(0)
     model = keras.Sequential(

@@ -178,11 +178,14 @@ def test_conv1_filters_draws_each_runs_kernel_and_the_cli_refuses_a_bad_spec(tmp
     plt.close(plt.gcf())
     finished(tmp_path / "main", 0.88, {})
     argv = ["--main-run", str(tmp_path / "main"), "--ablations", str(tmp_path / "abl")]
-    for spec, message in (
-        (str(tmp_path / "w"), f"--conv1-filters takes TITLE=WORKDIR, not {str(tmp_path / 'w')!r}"),
-        (f"t={tmp_path / 'v'}", f"no trained model in {tmp_path / 'v'}: run alexnet_tf.train"),
+    w, v = tmp_path / "w", tmp_path / "v"
+    for specs, message in (
+        ([str(w)], f"--conv1-filters takes TITLE=WORKDIR, not {str(w)!r}"),
+        ([f"lr=0.1={v}"], f"no trained model in {v}: run alexnet_tf.train"),  # the last '='
+        ([f"a={w}", f"b={w}", f"a={v}"], "--conv1-filters names 'a' twice: one title per run"),
     ):
-        rc = results.main([*argv, "--out", str(tmp_path / "o"), "--conv1-filters", spec])
+        filters = [x for spec in specs for x in ("--conv1-filters", spec)]
+        rc = results.main([*argv, "--out", str(tmp_path / "o"), *filters])
         err = capsys.readouterr().err.strip().splitlines()
         assert rc != 0 and len(err) == 1 and err[0].startswith(f"error: {message}"), err
         assert not (tmp_path / "o").exists()
