@@ -3,7 +3,8 @@
 ``python -m alexnet_tf.experiments --data-dir ../shared/data --out runs/ablations default lrn``
 trains each named variant with the training CLI (one fresh process each) into ``OUT/NAME`` and
 prints the table. A variant already trained to its budget is read back, not retrained, so the
-chapters and ``results/`` share one set of runs.
+chapters and ``results/`` share one set of runs; one trained under another recipe (a preset
+changed since) is refused, and kept.
 """
 
 from __future__ import annotations
