@@ -62,10 +62,25 @@ def as_cifar(image):
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
-def classify(workdir, paths, *, ten_crop=False, flip=False, data_dir=None, checkpoint=None):
+def classify(workdir, paths, **options):
     """(class names, softmax [N, classes]) of the trained model in ``workdir`` on the image
-    files ``paths``, through the evaluation view its training run used (data.eval_pipeline:
-    the centre crop, or §4.1's ten patches; its mean subtraction)."""
+    files ``paths``; ``options`` as ``classify_batches``'."""
+    import numpy as np
+
+    names, batches = classify_batches(workdir, paths, **options)
+    return names, np.concatenate(list(batches))
+
+
+def classify_batches(
+    workdir, paths, *, batch_size=64, ten_crop=False, flip=False, data_dir=None, checkpoint=None
+):
+    """(class names, an iterator of softmax [n, classes] for each ``batch_size`` files in
+    turn) of the trained model in ``workdir``, through the evaluation view its training run
+    used (data.eval_pipeline: the centre crop, or §4.1's ten patches; its mean subtraction).
+
+    The workdir and every file's existence are checked first; a file is decoded when its
+    batch comes, so memory holds one batch of photos, not all of them.
+    """
     import numpy as np
     import tensorflow as tf
 
@@ -77,34 +92,45 @@ def classify(workdir, paths, *, ten_crop=False, flip=False, data_dir=None, check
     workdir = Path(workdir)
     if not workdir.is_dir():
         raise UsageError(f"workdir {workdir} does not exist")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be positive, got {batch_size}")
+    if missing := [p for p in paths if not Path(p).is_file()]:
+        raise UsageError(f"no image file {missing[0]}")
     model, config = load_trained(workdir, checkpoint)
     path = workdir / "metrics.json"
     metrics = json.loads(path.read_text()) if path.exists() else {}
     config = {**config, **metrics.get("config", {})}  # a finished run's (checkpoints pruned)
-    images = [read_image(str(p)) for p in paths]
     size, num_classes = int(model.input_shape[1]), int(model.output_shape[-1])
     dataset = config.get("dataset")  # the kind of images data.load_source gave the run
     kind = {"cifar10": "cifar", "synthetic": synthetic_kind(size)}.get(dataset, "imagenet")
-    if kind == "cifar":
-        images = [as_cifar(i) for i in images]
     spec = tf.TensorSpec([32, 32, 3] if kind == "cifar" else [None, None, 3], tf.uint8)
-    files = tf.data.Dataset.from_generator(
-        lambda: ((i, 0) for i in images), output_signature=(spec, tf.TensorSpec([], tf.int32))
-    )
-    mine = Source("files", kind, files, files, 1, len(images), num_classes, [])
-    mean = config.get("mean", "channel")
+    mean, train = config.get("mean", "channel"), None
     if mean == "image":  # §2's mean image of the training set, from the run's cache file
         train = data.load_source(
             dataset, data_dir or config.get("data_dir"), image_size=size,
             num_classes=num_classes, num_examples=config.get("num_examples"),
             seed=config.get("seed", 0),
         )  # fmt: skip
-        mine.name, mine.cache_key, mine.train = train.name, train.cache_key, train.train
-    ds = data.eval_pipeline(
-        mine, 32, image_size=size, ten_crop=ten_crop, mean=mean, cache_dir=str(workdir)
-    )
-    probs = [probabilities(model, x, ten_crop=ten_crop, flip=flip).numpy() for x, _ in ds]
-    return class_names(metrics, config, num_classes), np.concatenate(probs)
+
+    def batch_probabilities(chunk) -> np.ndarray:
+        images = [read_image(str(p)) for p in chunk]
+        if kind == "cifar":
+            images = [as_cifar(i) for i in images]
+        files = tf.data.Dataset.from_generator(
+            lambda: ((i, 0) for i in images), output_signature=(spec, tf.TensorSpec([], tf.int32))
+        )
+        mine = Source("files", kind, files, files, 1, len(images), num_classes, [])
+        if train is not None:
+            mine.name, mine.cache_key, mine.train = train.name, train.cache_key, train.train
+        ds = data.eval_pipeline(
+            mine, 32, image_size=size, ten_crop=ten_crop, mean=mean, cache_dir=str(workdir)
+        )
+        return np.concatenate(
+            [probabilities(model, x, ten_crop=ten_crop, flip=flip).numpy() for x, _ in ds]
+        )
+
+    chunks = (paths[i : i + batch_size] for i in range(0, len(paths), batch_size))
+    return class_names(metrics, config, num_classes), map(batch_probabilities, chunks)
 
 
 def build_parser():
@@ -119,6 +145,7 @@ def build_parser():
     p.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--ten-crop", action="store_true", help="§4.1: average softmax over 10 crops")
     p.add_argument("--flip", action="store_true", help="average over each image and its mirror")
+    p.add_argument("--batch-size", type=int, default=64, help="files decoded at a time (64)")
     return p
 
 
@@ -127,15 +154,16 @@ def run_prediction(args) -> list[list[tuple[str, float]]]:
 
     if args.top < 1:
         raise UsageError(f"--top must be positive, got {args.top}")
-    names, probs = classify(
-        args.workdir, args.images, ten_crop=args.ten_crop, flip=args.flip,
-        data_dir=args.data_dir, checkpoint=args.checkpoint,
+    names, batches = classify_batches(
+        args.workdir, args.images, batch_size=args.batch_size, ten_crop=args.ten_crop,
+        flip=args.flip, data_dir=args.data_dir, checkpoint=args.checkpoint,
     )  # fmt: skip
-    out = []
-    for path, p in zip(args.images, probs, strict=True):
-        top = [(names[k], float(p[k])) for k in p.argsort()[::-1][: args.top]]
-        print(f"{path}: " + ", ".join(f"{name} {q:.3f}" for name, q in top))
-        out.append(top)
+    out, paths = [], iter(args.images)
+    for probs in batches:  # printed as each batch is classified
+        for p, path in zip(probs, paths, strict=False):  # probs first: no path is skipped
+            top = [(names[k], float(p[k])) for k in p.argsort()[::-1][: args.top]]
+            print(f"{path}: " + ", ".join(f"{name} {q:.3f}" for name, q in top), flush=True)
+            out.append(top)
     return out
 
 

@@ -79,7 +79,9 @@ def test_a_photo_is_cut_to_its_central_square_first(run, tmp_path):
 
 def test_the_command_prints_the_top_classes_by_name(run, capsys):
     workdir, _, _, _, paths, _ = run
-    assert predict.main(["--workdir", str(workdir), "--top", "3", *map(str, paths)]) == 0
+    # Two batches (2 files, then 1), each printed as it is classified: in order, none skipped.
+    argv = ["--workdir", str(workdir), "--top", "3", "--batch-size", "2", *map(str, paths)]
+    assert predict.main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     probs = reference(run)
     assert len(lines) == 3
@@ -92,15 +94,24 @@ def test_the_command_prints_the_top_classes_by_name(run, capsys):
 def test_bad_input_is_one_line(run, tmp_path, capsys):
     workdir, _, _, _, paths, _ = run
     (tmp_path / "notes.jpg").write_text("not an image")
-    cases = {
-        "no image file": [str(tmp_path / "missing.png")],
-        "is not an image TensorFlow can decode": [str(paths[0]), str(tmp_path / "notes.jpg")],
-        "--top must be positive": ["--top", "0", str(paths[0])],
-    }
-    for message, args in cases.items():
+    cases = [
+        ("no image file", [str(tmp_path / "missing.png")]),
+        # Every file's existence is checked before any is classified.
+        ("no image file", [str(paths[0]), str(tmp_path / "missing.png")]),
+        ("is not an image TensorFlow can decode", [str(paths[0]), str(tmp_path / "notes.jpg")]),
+        ("--top must be positive", ["--top", "0", str(paths[0])]),
+        ("--batch-size must be positive", ["--batch-size", "0", str(paths[0])]),
+    ]
+    for message, args in cases:
         assert predict.main(["--workdir", str(workdir), *args]) == 2
         out = capsys.readouterr()
         assert out.out == "" and out.err.count("\n") == 1 and message in out.err
+    # A file that cannot be decoded in a later batch: the batches before it are printed.
+    args = ["--batch-size", "1", str(paths[0]), str(tmp_path / "notes.jpg"), str(paths[1])]
+    assert predict.main(["--workdir", str(workdir), *args]) == 2
+    out = capsys.readouterr()
+    assert out.out.startswith(f"{paths[0]}: ") and out.out.count("\n") == 1
+    assert out.err.count("\n") == 1 and "notes.jpg is not an image" in out.err
     assert predict.main(["--workdir", str(tmp_path / "none"), str(paths[0])]) == 2
     assert "does not exist" in capsys.readouterr().err
 
