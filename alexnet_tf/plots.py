@@ -66,7 +66,8 @@ def image_grid(images, titles=None, *, ncols: int = 8, title: str = "", scale: f
     plt = _plt()
     images = list(images)
     nrows = max(1, -(-len(images) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + 0.4))
+    # 0.2 inch a row for its titles: without it a title can sit under the row above's images
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, (scale + 0.2) * nrows + 0.4))
     for i, ax in enumerate(np.asarray(axes).reshape(-1)):
         ax.axis("off")
         if i < len(images):
