@@ -1,4 +1,4 @@
-"""What a run ran on: CPU model, cores, GPUs, bfloat16 support (time-to-accuracy depends on it)."""
+"""What a run ran on: CPU, cores, GPUs, bfloat16, oneDNN (time-to-accuracy depends on it)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ def cpu_model() -> str:
 def describe() -> dict:
     """The machine in a few fields, recorded in metrics.json and benchmarks.json."""
     import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port
 
     gpus = tf.config.list_physical_devices("GPU")
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "bf16_hardware": cpu_has_bf16(),
+        "onednn": bool(_pywrap_util_port.IsMklEnabled()),  # TensorFlow's oneDNN CPU kernels
         "gpus": [
             tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
         ],

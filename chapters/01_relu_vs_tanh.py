@@ -29,9 +29,9 @@
 # it the chapter trains on `../shared/data` (or reads back the runs it already made).
 
 # %%
-import numpy as np
-
 from alexnet_tf import chapter, experiments, plots
+
+import numpy as np
 
 s = chapter.settings()
 print("FAST mode" if s.fast else f"full mode: data {s.data_dir}, runs {s.runs}")

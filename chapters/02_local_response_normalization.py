@@ -27,11 +27,11 @@
 # ImageNet, and on CIFAR-10 a four-layer net goes from **13% to 11%** test error with it.
 
 # %%
-import numpy as np
-import tensorflow as tf
-
 from alexnet_tf import chapter, plots
 from alexnet_tf.layers import LocalResponseNormalization
+
+import numpy as np
+import tensorflow as tf
 
 s = chapter.settings()
 

@@ -23,11 +23,11 @@
 # numbers, runs it on two devices, and looks at what each tower's conv1 learns (Figure 3).
 
 # %%
-import numpy as np
-import tensorflow as tf
-
 from alexnet_tf import chapter, distribute, evaluate, flops, models, plots, train
 from alexnet_tf.config import TrainConfig
+
+import numpy as np
+import tensorflow as tf
 
 s = chapter.settings()
 devices = distribute.split_devices(2)  # before TensorFlow starts: 2 GPUs, or 2 logical CPUs

@@ -34,11 +34,11 @@
 import json
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
 from alexnet_tf import chapter, data, evaluate, plots, predict, train
 from alexnet_tf.config import TrainConfig
+
+import numpy as np
+import tensorflow as tf
 
 s = chapter.settings()
 if s.fast:  # a tiny run to read back

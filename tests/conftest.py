@@ -14,6 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "data"))
 from make_fake_cifar import write_cifar_layout  # noqa: E402  (re-exported to the tests)
 
+# Before any test module imports TensorFlow: the package's set-up (oneDNN CPU kernels on, as
+# the CLIs have them; see alexnet_tf.cli.import_tensorflow_quietly) holds in this process too.
+import alexnet_tf  # noqa: E402, F401
+
 __all__ = ["REPO", "run_module", "write_cifar_layout", "write_image_folder"]
 
 

@@ -30,6 +30,7 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
         "--workdir",
         work,
         *SMALL,
+        env={"TF_ENABLE_ONEDNN_OPTS": ""},  # unset: the package turns oneDNN on
     )
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == ""  # no TensorFlow chatter, no warnings
@@ -47,6 +48,7 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
     host = m["machine"]
     assert host["cpu"] == cpu_model() and host["cores"] == os.cpu_count() and host["gpus"] == []
     assert host["policy"] == ("mixed_bfloat16" if cpu_bf16_is_faster() else "float32")
+    assert host["onednn"] is True  # TensorFlow itself leaves it off on AVX2-only CPUs
     for name in (
         "model.keras",
         "history.csv",
