@@ -107,6 +107,7 @@ def test_variant_flags_and_fast_mode():
     assert (
         small[small.index("--num-examples") + 1] == "5000"
         and small[small.index("--dropout") + 1] == "0"
+        and small[small.index("--lr") + 1] == "0.01"  # 312 steps at lr 0.1 stay near chance
     )
     fast = experiments.flags("cnn4_tanh", "D", fast=True)
     assert fast[:2] == ["--dataset", "synthetic"] and "--data-dir" not in fast and "tanh" in fast
