@@ -30,12 +30,11 @@ def import_tensorflow_quietly():
 
     It also turns on TensorFlow's oneDNN CPU kernels unless ``$TF_ENABLE_ONEDNN_OPTS`` says
     otherwise: TensorFlow does so itself only on CPUs with AVX512 features, and on an AVX2
-    host (AMD Zen 3) its default kernels train the CIFAR network 1.6x slower (BENCHMARKS.md).
+    host (AMD Zen 3) its default kernels train the CIFAR-10 preset 2.3x slower (BENCHMARKS.md).
     """
-    import logging
-
     if not os.environ.get("TF_ENABLE_ONEDNN_OPTS"):  # read once, when TensorFlow loads
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    import logging
     import warnings
 
     warnings.filterwarnings("ignore", message=".*shuffle=True.*")
