@@ -32,7 +32,9 @@ def import_tensorflow_quietly():
     otherwise: TensorFlow does so itself only on CPUs with AVX512 features, and on an AVX2
     host (AMD Zen 3) its default kernels train the CIFAR-10 preset 2.3x slower (BENCHMARKS.md).
     """
-    if not os.environ.get("TF_ENABLE_ONEDNN_OPTS"):  # read once, when TensorFlow loads
+    came_first = "tensorflow" in sys.modules  # then the variable below is read already
+    chosen = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if not chosen:  # read once, when TensorFlow loads
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
     import logging
     import warnings
@@ -50,7 +52,22 @@ def import_tensorflow_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    from tensorflow.python.util import _pywrap_util_port
+
+    advice = onednn_advice(came_first, chosen, _pywrap_util_port.IsMklEnabled())
+    if advice:
+        warnings.warn(advice, stacklevel=3)
     return tf
+
+
+def onednn_advice(tensorflow_came_first: bool, chosen: str | None, onednn_on: bool):
+    """What to tell a user whose TensorFlow, imported before alexnet_tf, left oneDNN off."""
+    if tensorflow_came_first and not chosen and not onednn_on:
+        return (
+            "TensorFlow was imported before alexnet_tf, with its oneDNN CPU kernels off on this "
+            "CPU (training is ~2x slower): import alexnet_tf first, or set TF_ENABLE_ONEDNN_OPTS=1"
+        )
+    return None
 
 
 def _warnings_as_lines() -> None:

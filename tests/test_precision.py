@@ -1,4 +1,4 @@
-"""Precision auto-selection: bfloat16 only where it trains faster than float32."""
+"""CPU kernel choices: bfloat16 only where it trains faster than float32; the oneDNN advice."""
 
 import io
 
@@ -90,3 +90,14 @@ def test_cli_trains_with_auto_precision(tmp_path):
         "--quiet",
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_onednn_advice_only_when_tensorflow_came_first_and_left_it_off():
+    from alexnet_tf.cli import onednn_advice
+
+    line = onednn_advice(True, None, False)
+    assert "import alexnet_tf first" in line and "TF_ENABLE_ONEDNN_OPTS=1" in line
+    assert "\n" not in line and onednn_advice(True, "", False) == line  # empty is unset
+    assert onednn_advice(True, "0", False) is None  # the user chose it
+    assert onednn_advice(True, None, True) is None  # TensorFlow's own default (AVX512 CPUs)
+    assert onednn_advice(False, None, False) is None  # alexnet_tf came first: its "1" applied
