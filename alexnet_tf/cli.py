@@ -52,9 +52,9 @@ def import_tensorflow_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    from tensorflow.python.util import _pywrap_util_port
+    from alexnet_tf.precision import onednn_on
 
-    advice = onednn_advice(came_first, chosen, _pywrap_util_port.IsMklEnabled())
+    advice = onednn_advice(came_first, chosen, onednn_on())
     if advice:
         warnings.warn(advice, stacklevel=3)
     return tf

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 
-from alexnet_tf.precision import cpu_fields, cpu_has_bf16
+from alexnet_tf.precision import cpu_fields, cpu_has_bf16, onednn_on
 
 
 def cpu_model() -> str:
@@ -16,14 +16,13 @@ def cpu_model() -> str:
 def describe() -> dict:
     """The machine in a few fields, recorded in metrics.json and benchmarks.json."""
     import tensorflow as tf
-    from tensorflow.python.util import _pywrap_util_port
 
     gpus = tf.config.list_physical_devices("GPU")
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "bf16_hardware": cpu_has_bf16(),
-        "onednn": bool(_pywrap_util_port.IsMklEnabled()),  # TensorFlow's oneDNN CPU kernels
+        "onednn": onednn_on(),  # TensorFlow's oneDNN CPU kernels
         "gpus": [
             tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
         ],

@@ -28,6 +28,13 @@ def _flags(fields: dict[str, str]) -> set[str]:
     return set(fields.get("flags", "").split())
 
 
+def onednn_on() -> bool:
+    """True when this process's TensorFlow runs its oneDNN CPU kernels (read at its import)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU has bfloat16 instructions (Intel AMX or AVX512-BF16)."""
     flags = _flags(cpu_fields())

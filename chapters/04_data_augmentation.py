@@ -169,7 +169,8 @@ for label, (kw, saved) in test_views.items():
     if (model_dir / saved).exists():
         scores[label] = json.loads((model_dir / saved).read_text())
     else:
-        model = model or evaluate.load_trained(model_dir)[0]
+        if model is None:
+            model = evaluate.load_trained(model_dir)[0]
         side = int(model.input_shape[1])  # 28 for the default recipe's crops
         ds = data.eval_pipeline(source, 100, image_size=side, ten_crop=kw.get("ten_crop", False))
         scores[label] = evaluate.evaluate(model, ds, **kw)
