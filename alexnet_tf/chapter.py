@@ -25,9 +25,9 @@ class Settings:
     main_run: Path  # the default CIFAR-10 command's workdir (chapter 7)
     figures: Path | None  # PNGs for chapters/RESULTS.md; None in FAST mode
 
-    def run(self, name: str, epochs: int | None = None) -> dict:
-        """Train (or read back) experiment variant ``name``: its metrics and history."""
-        fast_epochs = epochs if epochs is not None else 2
+    def run(self, name: str, epochs: int | None = None, fast_epochs: int = 1) -> dict:
+        """Train (or read back) experiment variant ``name``: its metrics and history
+        (``epochs`` overrides the variant's budget; FAST mode trains ``fast_epochs``)."""
         return experiments.run(
             name,
             self.runs,

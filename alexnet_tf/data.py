@@ -193,6 +193,9 @@ def train_pipeline(
     if source.lookup is not None:
         last = source.num_train - 1
 
+        # The pipelines' functions are traced as written, not through AutoGraph: they have no
+        # Python control flow on tensors, and converting them cost ~1 s of every run's start.
+        @tf.autograph.experimental.do_not_convert
         def example(q: tf.Tensor):
             # q counts this pipeline's examples; (epoch, step, k) -> position in the epoch.
             t, k = q // per_shard, q % per_shard
@@ -227,6 +230,7 @@ def train_pipeline(
             mine = lambda pos, _: (pos % batch_size) // per_shard == index
             return ds.filter(mine).map(lambda pos, x: (key, pos, x))
 
+        @tf.autograph.experimental.do_not_convert
         def example(key, pos, x):
             image, label = decode(*x)
             return augment_one(image, label, fold_in(key, pos))
@@ -252,6 +256,7 @@ def eval_pipeline(
 
     crop = _cifar_crop(source, image_size)
 
+    @tf.autograph.experimental.do_not_convert  # as the training pipeline's
     def view(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if source.kind == "cifar":
             fn = augment.cifar_ten_crop if ten_crop else augment.cifar_eval

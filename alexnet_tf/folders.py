@@ -72,6 +72,7 @@ def folder_files(root: str) -> dict:
     return out
 
 
+@tf.autograph.experimental.do_not_convert  # as data.py's pipeline functions
 def _read_image(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return _decode(tf.io.read_file(path)), tf.cast(label, tf.int32)
 
@@ -86,7 +87,9 @@ def find_unreadable(paths: list[str]) -> list[str]:
     if not paths:
         return []
     table = tf.constant(list(paths))
-    probe = lambda i: (i, tf.shape(_decode(tf.io.read_file(table[i])))[0])
+    probe = tf.autograph.experimental.do_not_convert(
+        lambda i: (i, tf.shape(_decode(tf.io.read_file(table[i])))[0])
+    )
     ok = tf.data.Dataset.range(len(paths)).map(probe, num_parallel_calls=tf.data.AUTOTUNE)
     good = {int(i) for i, _ in ok.ignore_errors().as_numpy_iterator()}
     return [p for i, p in enumerate(paths) if i not in good]

@@ -49,11 +49,13 @@ class Trainer:
         # Nesting blocks cross-replica calls inside the model (synchronized batch norm), so
         # without XLA the gradient is traced inline.
         self._grads = (
-            tf.function(self._grads_and_stats, jit_compile=True)
+            tf.function(self._grads_and_stats, jit_compile=True, autograph=False)
             if jit_compile
             else self._grads_and_stats
         )
-        self._train = tf.function(self._train_step)
+        # No AutoGraph for the step (no Python control flow on tensors in it; converting it
+        # cost every run's start); the evaluation's loop over its dataset needs it.
+        self._train = tf.function(self._train_step, autograph=False)
         self._eval, self._eval_data = None, None
 
     def _stats(self, y, logits, per_example):
@@ -94,6 +96,7 @@ class Trainer:
         """One step on the next global batch of the distributed ``iterator``."""
         return self._train(iterator).numpy().astype(np.float64)
 
+    @tf.autograph.experimental.do_not_convert  # the loop around it is converted, not it
     def _eval_replica(self, x, y):
         logits = self.model(x, training=False)
         return self._stats(y, logits, tf.cast(self.loss_fn.call(y, logits), tf.float32))

@@ -215,7 +215,9 @@ def imagenet2012_source(data_dir: str | None, num_examples: int | None = None) -
             skip = {"image": tfds.decode.SkipDecoding()}  # decode after shuffling: smaller buffer
             return builder.as_dataset(split=name, as_supervised=True, decoders=skip)
 
-        decode = lambda x, y: (_decode(x), tf.cast(y, tf.int32))
+        decode = tf.autograph.experimental.do_not_convert(
+            lambda x, y: (_decode(x), tf.cast(y, tf.int32))
+        )  # as data.py's pipeline functions
         train, test = split("train"), split("validation")
         num_train = _tfds_num(builder, "train", train)
         num_test = _tfds_num(builder, "validation", test)
@@ -257,6 +259,7 @@ def synthetic_source(
         base = tf.constant([seed, split_id], tf.int64)
         tint_key = tf.constant([seed, 7919], tf.int64)
 
+        @tf.autograph.experimental.do_not_convert  # as data.py's pipeline functions
         def example(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             s = tf.random.experimental.stateless_split(
                 tf.random.experimental.stateless_fold_in(base, i), 2

@@ -28,6 +28,7 @@ def _rgb_moments(
     """Pixel count, sum [3] and sum of outer products [3, 3] (float64, [0, 1] scale)."""
     if isinstance(images, tf.data.Dataset):
 
+        @tf.autograph.experimental.do_not_convert  # as data.py's pipeline functions
         def moments(*element):
             x = tf.reshape(tf.cast(to_float(element[0]), tf.float64), [-1, 3])
             return tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, 0), tf.matmul(x, x, True)
@@ -104,6 +105,7 @@ def compute_mean_image(
 ) -> np.ndarray:
     """§2: the average [size, size, 3] image in [0, 1] after resize_shorter_side + center_crop."""
 
+    @tf.autograph.experimental.do_not_convert  # as data.py's pipeline functions
     def prep(*element):
         return tf.cast(center_crop(resize_shorter_side(element[0], size), size), tf.float64)
 
@@ -140,6 +142,7 @@ def _stats_images(source: Source) -> tf.data.Dataset:
         return source.train.take(n)
     last = source.num_train - 1
     pick = lambda i: source.lookup(tf.random.experimental.index_shuffle(i, [0, 0], last))
+    pick = tf.autograph.experimental.do_not_convert(pick)  # as data.py's pipeline functions
     return tf.data.Dataset.range(n).map(pick, num_parallel_calls=tf.data.AUTOTUNE)
 
 

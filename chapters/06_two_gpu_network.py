@@ -69,7 +69,7 @@ assert model.get_layer("conv2").kernel.shape == (5, 5, 48, 256) and diff < 1e-4
 # the same cores, so expect no speed-up; on two real GPUs expect nearly 2x):
 
 # %%
-name, size, n = ("alexnet_cifar", 32, 128) if s.fast else ("alexnet", 227, 640)
+name, size, n = ("cnn4", 32, 64) if s.fast else ("alexnet", 227, 640)
 speed = {}
 for replicas in (1, 2):
     strategy = (
@@ -112,7 +112,7 @@ if s.fast:
         dataset="synthetic",
         model="alexnet",
         epochs=1,
-        num_examples=32,
+        num_examples=16,
         batch_size=16,
         precision="float32",
     )

@@ -43,7 +43,7 @@ import tensorflow as tf
 s = chapter.settings()
 if s.fast:  # a tiny run to read back
     tiny = TrainConfig(
-        dataset="synthetic", epochs=2, num_examples=256, batch_size=32, precision="float32"
+        dataset="synthetic", epochs=2, num_examples=64, batch_size=32, precision="float32"
     )
     train.train_and_evaluate(tiny, str(s.main_run), verbose=False)
 

@@ -191,11 +191,11 @@ def test_overfits_one_small_batch():
     x = rng.normal(size=(16, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, 16)
     model = build_model("alexnet_cifar", seed=0, dropout=0.0)
-    # lr 0.002: at 0.01, batch norm on 16 images sits at the edge of stability and the loss
+    # lr 0.004: at 0.01, batch norm on 16 images sits at the edge of stability and the loss
     # spikes at a step that the backend's rounding picks (oneDNN or Eigen, seeds 0-2, measured)
-    model.compile(PaperSGD(0.002), SparseCrossentropy())
+    model.compile(PaperSGD(0.004), SparseCrossentropy())
     start = float(model.evaluate(x, y, verbose=0))
-    for _ in range(40):  # measured: 0.02-0.03x the start after 40 steps, on both backends
+    for _ in range(25):  # measured: 0.018-0.027x the start after 25 steps, seeds 0-2, both backends
         model.train_on_batch(x, y)
     end = float(model.evaluate(x, y, verbose=0))
     assert end < 0.1 * start, (start, end)

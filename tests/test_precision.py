@@ -67,31 +67,6 @@ def test_gpu_generations():
     assert not precision.gpu_has_bf16({})
 
 
-def test_cli_trains_with_auto_precision(tmp_path):
-    """--precision auto resolves and trains (bf16 where it is faster, float32 elsewhere)."""
-    from conftest import run_module
-
-    r = run_module(
-        "alexnet_tf.train",
-        "--dataset",
-        "synthetic",
-        "--precision",
-        "auto",
-        "--epochs",
-        "1",
-        "--steps-per-epoch",
-        "1",
-        "--batch-size",
-        "4",
-        "--num-examples",
-        "8",
-        "--workdir",
-        tmp_path / "w",
-        "--quiet",
-    )
-    assert r.returncode == 0, r.stderr
-
-
 def test_onednn_advice_only_when_tensorflow_came_first_and_left_it_off():
     from alexnet_tf.cli import onednn_advice
 

@@ -19,7 +19,7 @@ def _json(path):
         return json.load(f)
 
 
-def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
+def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path, capsys):
     work = tmp_path / "run"
     r = run_module(
         "alexnet_tf.train",
@@ -63,10 +63,12 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     e = _json(work / "eval.json")
     assert e["images"] == 16 and e["top1_error"] == pytest.approx(m["top1_error"], abs=1e-6)
-    r = run_module("alexnet_tf.evaluate", "--workdir", work, "--data-dir", cifar_dir, "--ten-crop")
-    assert r.returncode == 0, r.stderr
+    # The ten patches in this process (the CLI's process start was proven just above).
+    from alexnet_tf import evaluate
+
+    assert evaluate.main(["--workdir", str(work), "--data-dir", str(cifar_dir), "--ten-crop"]) == 0
     t = _json(work / "eval_ten_crop.json")
-    assert t["ten_crop"] and t["images"] == 16 and "top-1 error" in r.stdout
+    assert t["ten_crop"] and t["images"] == 16 and "top-1 error" in capsys.readouterr().out
 
 
 def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
@@ -191,26 +193,14 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
 
 def test_paper_model_cli_saves_60965224_parameters(tmp_path):
+    """The training CLI's main in this process (test_cli_trains_on_cifar_layout_then_evaluates
+    starts a real one); the saved model is read back in a fresh process."""
+    from alexnet_tf import train
+
     work = tmp_path / "paper"
-    r = run_module(
-        "alexnet_tf.train",
-        "--dataset",
-        "synthetic",
-        "--model",
-        "alexnet",
-        "--epochs",
-        "1",
-        "--steps-per-epoch",
-        "1",
-        "--batch-size",
-        "4",
-        "--num-examples",
-        "8",
-        "--workdir",
-        work,
-        "--quiet",
-    )
-    assert r.returncode == 0, r.stderr
+    argv = ["--dataset", "synthetic", "--model", "alexnet", "--epochs", "1"]
+    argv += ["--steps-per-epoch", "1", "--batch-size", "4", "--num-examples", "8"]
+    assert train.main([*argv, "--workdir", str(work), "--quiet"]) == 0
     metrics = _json(work / "metrics.json")
     assert metrics["images_per_second"] > 0  # a one-step run still reports a rate
     # A fresh process that only imports the package, as a user would.
