@@ -23,7 +23,7 @@ def evaluate(model, dataset, *, ten_crop: bool = False, flip: bool = False) -> d
     num_classes = int(model.output_shape[-1])
     k = min(5, num_classes)
 
-    @tf.function(autograph=False)  # no Python control flow on tensors: AutoGraph would only cost
+    @tf.function(autograph=False)  # as data.py's pipeline functions: nothing to convert
     def step(x, y):
         probs = probabilities(model, x, ten_crop=ten_crop, flip=flip)
         y = tf.cast(tf.reshape(y, [-1]), tf.int32)
