@@ -34,7 +34,7 @@ class Recalibration:
         if self.layers:
             self._probe = keras.Model(model.inputs, [layer.input for layer in self.layers])
             self._data = distribute.distribute_by_data(strategy, dataset)
-            self._pass = tf.function(self._batch_moments)
+            self._pass = distribute.per_run_function(self._batch_moments)
 
     def _replica_sums(self, x):
         """Per channel of every layer: sum, sum of squares and count of its inputs, flat."""

@@ -153,7 +153,7 @@ def broadcast(strategy: tf.distribute.Strategy, values: list) -> list:
                 out[i] = r
         return out
 
-    run = tf.function(lambda *vs: strategy.run(replica_fn, args=vs))
+    run = per_run_function(lambda *vs: strategy.run(replica_fn, args=vs))
     return [strategy.experimental_local_results(o)[0] for o in run(*values)]
 
 
@@ -179,6 +179,18 @@ def distribute_by_data(strategy: tf.distribute.Strategy, dataset: tf.data.Datase
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
+def per_run_function(fn, **kwargs):
+    """``tf.function(fn, **kwargs)`` for one run's model (or one ``evaluate`` call), traced
+    anew by each. TensorFlow warns when a function retraces 5 times in 10 calls, keyed by the
+    Python code, which every run's function shares: a notebook's sixth run would set it off
+    while nothing retraces in vain. So these functions are exempt from that warning."""
+    function = tf.function(fn, **kwargs)
+    # TensorFlow's own switch, which it sets on functions restored from a SavedModel. It is
+    # private: tests/test_evaluate.py fails if it stops working.
+    function._omit_frequent_tracing_warning = True
+    return function
 
 
 @contextlib.contextmanager

@@ -20,16 +20,20 @@ def evaluate(model, dataset, *, ten_crop: bool = False, flip: bool = False) -> d
     """
     import tensorflow as tf
 
+    from alexnet_tf import distribute
+
     num_classes = int(model.output_shape[-1])
     k = min(5, num_classes)
 
-    @tf.function(autograph=False)  # as data.py's pipeline functions: nothing to convert
-    def step(x, y):
+    def batch_counts(x, y):
         probs = probabilities(model, x, ten_crop=ten_crop, flip=flip)
         y = tf.cast(tf.reshape(y, [-1]), tf.int32)
         top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(y, probs, 1), tf.int64))
         topk = tf.reduce_sum(tf.cast(tf.math.in_top_k(y, probs, k), tf.int64))
         return top1, topk, tf.size(y, out_type=tf.int64)
+
+    # No AutoGraph, as data.py's pipeline functions: nothing to convert.
+    step = distribute.per_run_function(batch_counts, autograph=False)
 
     correct1 = correctk = total = 0
     start = time.perf_counter()

@@ -49,13 +49,13 @@ class Trainer:
         # Nesting blocks cross-replica calls inside the model (synchronized batch norm), so
         # without XLA the gradient is traced inline.
         self._grads = (
-            tf.function(self._grads_and_stats, jit_compile=True, autograph=False)
+            distribute.per_run_function(self._grads_and_stats, jit_compile=True, autograph=False)
             if jit_compile
             else self._grads_and_stats
         )
         # No AutoGraph for the step (no Python control flow on tensors in it; converting it
         # cost every run's start); the evaluation's loop over its dataset needs it.
-        self._train = tf.function(self._train_step, autograph=False)
+        self._train = distribute.per_run_function(self._train_step, autograph=False)
         self._eval, self._eval_data = None, None
 
     def _stats(self, y, logits, per_example):
@@ -113,7 +113,7 @@ class Trainer:
         batches shared among the replicas and workers. Pass the same ``dataset`` every time."""
         if self._eval is None:
             self._eval_data = distribute.distribute_by_data(self.strategy, dataset)
-            self._eval = tf.function(self._eval_pass)
+            self._eval = distribute.per_run_function(self._eval_pass)
         with distribute.graph_loop_warnings_off():
             total = self._eval().numpy().astype(np.float64)
         n = max(total[3], 1.0)

@@ -14,11 +14,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "data"))
 from make_fake_cifar import write_cifar_layout  # noqa: E402  (re-exported to the tests)
 
-# Before any test module imports TensorFlow: the package's set-up (oneDNN CPU kernels on, as
-# the CLIs have them; see alexnet_tf.cli.import_tensorflow_quietly) holds in this process too.
-import alexnet_tf  # noqa: E402, F401
-
 __all__ = ["REPO", "run_module", "write_cifar_layout", "write_image_folder"]
+
+
+def pytest_configure(config):
+    """Before any test module imports TensorFlow, where tests run (an xdist worker, or a run
+    without workers): the package's set-up (oneDNN CPU kernels on, as the CLIs have them; see
+    alexnet_tf.cli.import_tensorflow_quietly) holds in this process too. The xdist controller
+    runs no test, so it skips TensorFlow's import (7-9 s before the workers start)."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        import alexnet_tf  # noqa: F401
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked ``heavy`` (a training process, a notebook kernel: 14-70 s each) first, so
+    that the two workers share them out at the start and finish together, where one would
+    otherwise run the last long test while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # stable
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ def test_peers_are_the_same_network():
         assert n == 60_965_224
 
 
+@pytest.mark.heavy
 def test_training_measurement_has_every_row():
     rows = measure.training("alexnet_cifar", 2, 1, bf16=False, torch_threads=1)
     expected = {
@@ -109,6 +110,7 @@ def test_towers_benchmark_reports_all_variants(tmp_path, capsys):
     assert "split towers / keras groups" in text and "split towers / no towers" in text
 
 
+@pytest.mark.heavy
 def test_step_parts_reports_each_change_against_the_ceiling(tmp_path, capsys):
     out = tmp_path / "parts.json"
     args = ["--precision", "float32", "--batch-size", "2", "--steps", "1", "--matmul-size", "64"]

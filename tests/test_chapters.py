@@ -30,6 +30,7 @@ def _grouped(path):
     return pytest.param(path, marks=marks, id=path.stem)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("path", [_grouped(p) for p in CHAPTERS])
 def test_chapter_runs_in_fast_mode(path, monkeypatch, tmp_path, fast_runs):
     monkeypatch.setenv("ALEXNET_FAST", "1")

@@ -29,3 +29,26 @@ def test_a_28_pixel_model_tests_on_32_with_the_same_weights(small):
 def test_a_size_whose_maps_do_not_fit_fc6_is_one_clear_error(small):
     with pytest.raises(UsageError, match="cannot take 24x24 images.*28x28 inputs"):
         at_input_size(small, 24)
+
+
+def test_many_runs_in_one_process_do_not_warn_of_retracing(caplog):
+    """A notebook trains and evaluates many times in one kernel. Each run's tf.functions serve
+    its own model and trace once; TensorFlow's warning about a function retraced 5 times in 10
+    calls keys them by the Python code they share, so from the sixth run on it would fire,
+    saying nothing true. Every per-run function is exempt (distribute.per_run_function)."""
+    import keras
+
+    from alexnet_tf import evaluate, loop
+
+    model = keras.Sequential(
+        [keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(True))
+    ds = tf.data.Dataset.from_tensor_slices((tf.zeros([4, 4, 4, 3]), tf.range(4))).batch(2)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    for _ in range(7):
+        assert evaluate.evaluate(model, ds)["images"] == 4
+        trainer = loop.Trainer(model, strategy, batch_size=2, seed=0)
+        assert trainer.evaluate(ds)["top1"] >= 0
+        trainer.train_step(iter(strategy.experimental_distribute_dataset(ds.repeat())))
+    assert "retracing" not in caplog.text

@@ -1,5 +1,6 @@
 """SIGKILL at random moments and resume exactly (a short alexnet_tf.faults run, --deterministic)."""
 
+import pytest
 from conftest import REPO, write_cifar_layout
 
 from alexnet_tf import faults
@@ -8,6 +9,7 @@ TRAIN = ["--dataset", "cifar10", "--epochs", "2", "--steps-per-epoch", "3", "--b
 TRAIN += ["--lr", "0.002"]
 
 
+@pytest.mark.heavy
 def test_killed_twice_at_random_then_resumed_equals_uninterrupted(tmp_path, capsys, monkeypatch):
     """The kill-at-random script, short: a kill after a random step and one mid checkpoint
     write; the run ends with 2 epochs, 6 steps, no gap or repeat in steps.csv, and final weights

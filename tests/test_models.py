@@ -179,6 +179,7 @@ def test_whole_network_equals_keras_groups():
     np.testing.assert_allclose(m(x, training=False), ref(x, training=False), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.heavy
 def test_overfits_one_small_batch():
     """The CIFAR network drives the loss on one batch below 10% of its start.
 

@@ -24,6 +24,8 @@ ARGS += ["--eval-batch-size", "6"]  # 16 test images: batches of 6, 6, 4 shared 
 # where one device takes two passes: conv weights then differ by up to 2e-5 after 4 steps.)
 ARGS += ["--precision", "float32", "--norm", "lrn"]
 TIMEOUT = 240  # seconds for any launch; every process is killed in `finally`
+# Both tests in one worker, so that the uninterrupted cluster run (a module fixture) runs once.
+pytestmark = [pytest.mark.heavy, pytest.mark.xdist_group("multiworker")]
 
 
 class Workers:

@@ -19,6 +19,7 @@ def _json(path):
         return json.load(f)
 
 
+@pytest.mark.heavy
 def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path, capsys):
     work = tmp_path / "run"
     r = run_module(
@@ -71,6 +72,7 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path, capsys):
     assert t["ten_crop"] and t["images"] == 16 and "top-1 error" in capsys.readouterr().out
 
 
+@pytest.mark.heavy
 def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
     from alexnet_tf.config import TrainConfig
     from alexnet_tf.train import train_and_evaluate
@@ -118,6 +120,7 @@ def test_time_budget_ends_the_cosine_and_the_run_where_it_runs_out(tmp_path):
     assert again["epochs_completed"] == 1 and again["global_step"] == 2
 
 
+@pytest.mark.heavy
 def test_ema_run_saves_the_average_and_logs_both(tmp_path):
     """--ema: each epoch evaluates the average (val_*) and the trained weights (val_live_*);
     checkpoints keep the trained weights with the average in the optimizer, to resume, and
@@ -166,6 +169,7 @@ def test_ema_run_saves_the_average_and_logs_both(tmp_path):
         np.testing.assert_array_equal(s, again)
 
 
+@pytest.mark.heavy
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     work = tmp_path / "run"
     r = run_module(
@@ -180,6 +184,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         "32",
         "--ema",  # the average's updates and swaps on mirrored variables
         "0.9",
+        "--ema-bn-batches",  # its recomputed statistics: 2 batches, not 50 (~18 CPU-s here)
+        "2",
         "--norm",  # and its batch-norm statistics, summed over the replicas
         "batch",
         "--workdir",
@@ -192,6 +198,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert 0 <= m["live_top1_error"] <= 1 and m["history"][0]["val_loss"] > 0
 
 
+@pytest.mark.heavy
 def test_paper_model_cli_saves_60965224_parameters(tmp_path):
     """The training CLI's main in this process (test_cli_trains_on_cifar_layout_then_evaluates
     starts a real one); the saved model is read back in a fresh process."""
@@ -243,6 +250,7 @@ def test_one_real_step_on_tfds_mock_data(tmp_path, monkeypatch):
     assert 0.0 <= m["top1_error"] <= 1.0
 
 
+@pytest.mark.heavy
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(cifar_dir, tmp_path, capsys):
     """NaN/Inf: one line saying where and how to resume; the checkpoint of the weights that
     gave the NaN (step 3, after an update at lr 1e38) is dropped, epoch 1's kept untouched.
