@@ -185,7 +185,8 @@ def per_run_function(fn, **kwargs):
     """``tf.function(fn, **kwargs)`` for one run's model (or one ``evaluate`` call), traced
     anew by each. TensorFlow warns when a function retraces 5 times in 10 calls, keyed by the
     Python code, which every run's function shares: a notebook's sixth run would set it off
-    while nothing retraces in vain. So these functions are exempt from that warning."""
+    while nothing retraces in vain (tensorflow/tensorflow#42441, closed as intended). So these
+    functions are exempt from that warning."""
     function = tf.function(fn, **kwargs)
     # TensorFlow's own switch, which it sets on functions restored from a SavedModel. It is
     # private: tests/test_evaluate.py fails if it stops working.
