@@ -1,4 +1,4 @@
-"""alexnet_tf.evaluate.at_input_size: a trained model tested at another input size."""
+"""alexnet_tf.evaluate: a trained model tested at another input size; many runs in one process."""
 
 import numpy as np
 import pytest
