@@ -38,9 +38,10 @@ def _rgb_moments(
             tf.zeros([3], tf.float64),
             tf.zeros([3, 3], tf.float64),
         )
-        total = images.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
-            zero, lambda a, b: tuple(u + v for u, v in zip(a, b, strict=True))
+        add = tf.autograph.experimental.do_not_convert(
+            lambda a, b: tuple(u + v for u, v in zip(a, b, strict=True))
         )
+        total = images.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(zero, add)
         return float(total[0]), total[1].numpy(), total[2].numpy()
     if isinstance(images, np.ndarray):
         images = [images]
@@ -141,8 +142,9 @@ def _stats_images(source: Source) -> tf.data.Dataset:
     if source.lookup is None:
         return source.train.take(n)
     last = source.num_train - 1
-    pick = lambda i: source.lookup(tf.random.experimental.index_shuffle(i, [0, 0], last))
-    pick = tf.autograph.experimental.do_not_convert(pick)  # as data.py's pipeline functions
+    pick = tf.autograph.experimental.do_not_convert(  # as data.py's pipeline functions
+        lambda i: source.lookup(tf.random.experimental.index_shuffle(i, [0, 0], last))
+    )
     return tf.data.Dataset.range(n).map(pick, num_parallel_calls=tf.data.AUTOTUNE)
 
 

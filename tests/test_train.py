@@ -226,6 +226,34 @@ def test_paper_model_cli_saves_60965224_parameters(tmp_path):
     assert r.stdout.split()[0] == "60965224" and "227, 227, 3" in r.stdout
 
 
+def test_autograph_converts_only_the_evaluation_loop(cifar_dir, tmp_path, monkeypatch):
+    """AutoGraph's conversion of Python code to graph code cost every run's start ~3 s: the
+    input pipelines (reading, crops, flips, PCA lighting, cutout, the mean) and the training
+    step are traced as plain Python. Only the evaluation's loop over its dataset (a graph
+    loop, for the collectives) is converted. (cnn4: what is converted does not depend on the
+    network, and it is the cheapest to trace.)"""
+    from tensorflow.python.autograph.impl import api
+
+    from alexnet_tf.config import TrainConfig
+    from alexnet_tf.train import train_and_evaluate
+
+    converted = []
+    convert = api._convert_actual
+
+    def recording(entity, program_ctx):
+        converted.append(getattr(entity, "__qualname__", repr(entity)))
+        return convert(entity, program_ctx)
+
+    monkeypatch.setattr(api, "_convert_actual", recording)
+    config = TrainConfig(
+        dataset="cifar10", data_dir=str(cifar_dir), epochs=1, steps_per_epoch=1, batch_size=8,
+        precision="float32", model="cnn4",
+    )  # fmt: skip
+    m = train_and_evaluate(config, str(tmp_path / "run"), verbose=False)
+    assert m["config"]["cutout"] > 0 and m["config"]["pca_lighting"]  # the default recipe's
+    assert set(converted) == {"Trainer._eval_pass"}, converted
+
+
 def test_one_real_step_on_tfds_mock_data(tmp_path, monkeypatch):
     """No local copy: the tensorflow-datasets path, mocked (flax examples' pattern)."""
     import tensorflow_datasets as tfds
