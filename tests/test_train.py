@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, run_module
+from conftest import REPO, run_module, write_cifar_layout, write_image_folder
 
 from alexnet_tf.machine import cpu_model
 from alexnet_tf.precision import cpu_bf16_is_faster
@@ -226,7 +226,8 @@ def test_paper_model_cli_saves_60965224_parameters(tmp_path):
     assert r.stdout.split()[0] == "60965224" and "227, 227, 3" in r.stdout
 
 
-def test_autograph_converts_only_the_evaluation_loop(cifar_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("dataset", ["cifar10", "folder"])
+def test_autograph_converts_only_the_evaluation_loop(dataset, tmp_path, monkeypatch):
     """AutoGraph's conversion of Python code to graph code cost every run's start ~3 s: the
     input pipelines (reading, crops, flips, PCA lighting, cutout, the mean) and the training
     step are traced as plain Python. Only the evaluation's loop over its dataset (a graph
@@ -245,12 +246,13 @@ def test_autograph_converts_only_the_evaluation_loop(cifar_dir, tmp_path, monkey
         return convert(entity, program_ctx)
 
     monkeypatch.setattr(api, "_convert_actual", recording)
+    make = write_cifar_layout if dataset == "cifar10" else write_image_folder
     config = TrainConfig(
-        dataset="cifar10", data_dir=str(cifar_dir), epochs=1, steps_per_epoch=1, batch_size=8,
-        precision="float32", model="cnn4",
+        dataset=dataset, data_dir=str(make(tmp_path / "data")), epochs=1, steps_per_epoch=1,
+        batch_size=4, precision="float32", model="cnn4",
     )  # fmt: skip
     m = train_and_evaluate(config, str(tmp_path / "run"), verbose=False)
-    assert m["config"]["cutout"] > 0 and m["config"]["pca_lighting"]  # the default recipe's
+    assert m["config"]["pca_lighting"] and m["global_step"] == 1
     assert set(converted) == {"Trainer._eval_pass"}, converted
 
 
