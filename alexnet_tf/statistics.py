@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -73,12 +72,17 @@ def compute_pca(images: Iterable | np.ndarray | tf.data.Dataset) -> tuple[np.nda
 
 
 def _save_npz(path: str, **arrays: np.ndarray) -> None:
-    """Write an .npz atomically (temp file + rename) so a crash never leaves half a cache."""
+    """Write an .npz atomically (checkpoint.atomic_write: a crash never leaves half a cache,
+    and the file gets the umask's permissions like every other file of the run)."""
+    from alexnet_tf.checkpoint import atomic_write
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
 
 
 def _load_npz(path: str, *keys: str) -> tuple[np.ndarray, ...] | None:

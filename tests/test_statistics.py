@@ -1,5 +1,8 @@
 """Tests for alexnet_tf.statistics: the RGB PCA, the mean image, and their caches."""
 
+import os
+import stat
+
 import numpy as np
 import tensorflow as tf
 from conftest import random_cov
@@ -56,6 +59,12 @@ def test_pca_and_mean_caches_round_trip(tmp_path):
     first = S.load_or_compute_pca(path, lambda: images)
     with np.load(path) as z:
         np.testing.assert_array_equal(z["eigval"], first[0])
+    # Readable as the umask allows, like the run's other files (mkstemp's 0600 was kept
+    # before), and nothing else left in the folder.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
+    assert os.listdir(tmp_path / "sub") == ["pca.npz"]
 
     def boom():
         raise AssertionError("must read the cache, not recompute")
