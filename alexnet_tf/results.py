@@ -41,7 +41,11 @@ TABLES = (
         ("small", "small_no_augment", "small_no_dropout"),
         "small",
     ),
-    ("§3.1 Figure 1: ReLU and tanh (the four-layer CNN)", ("cnn4_relu", "cnn4_tanh"), "cnn4_relu"),
+    (
+        "§3.1 Figure 1: ReLU and tanh at each learning rate (the four-layer CNN)",
+        (*experiments.figure1_names("relu"), *experiments.figure1_names("tanh")),
+        "cnn4_relu_lr_0.01",
+    ),
 )
 
 

@@ -45,20 +45,34 @@ def test_finished_runs_are_read_back_not_retrained_and_tabled(tmp_path):
     assert "failed" in table[4]
 
 
+def test_fastest_is_first_to_the_target_then_lowest_at_the_end():
+    def run(*errors):
+        return {"history": [{"epoch": i + 1, "top1_error": e} for i, e in enumerate(errors)]}
+
+    runs = {0.01: run(0.5, 0.3, 0.2), 0.02: run(0.4, 0.24, 0.1), 0.04: run(0.6, 0.5, 0.05)}
+    assert experiments.fastest(runs, 0.25) == 0.02  # epoch 2, where 0.01 needs 3
+    assert experiments.fastest(runs, 0.15) == 0.04  # epoch 3 both: the lower end, 5% < 10%
+    runs[0.02] = run(0.4, 0.14, 0.1)
+    assert experiments.fastest(runs, 0.15) == 0.02  # the only one there at epoch 2
+    none = {0.01: run(0.5, 0.4), 0.02: run(0.5, 0.3)}
+    assert experiments.fastest(none, 0.25) == 0.02  # neither reaches it: the lower end
+
+
 def test_a_run_keeps_the_description_it_was_trained_under(tmp_path, monkeypatch):
-    m = experiments.run("cnn4_relu", tmp_path, epochs=1, fast=True, verbose=False)
+    name = "cnn4_relu_lr_0.01"
+    m = experiments.run(name, tmp_path, epochs=1, fast=True, verbose=False)
     assert m["epochs_completed"] == 1
-    recorded = json.loads((tmp_path / "cnn4_relu" / "variant.json").read_text())
+    recorded = json.loads((tmp_path / name / "variant.json").read_text())
     assert (
-        recorded["what"] == "Figure 1's four-layer CNN, ReLU"
+        recorded["what"] == "Figure 1's four-layer CNN, ReLU, lr 0.01"
         and "--no-augment" in recorded["flags"]
     )
     # The recipe moves on and the variant is reworded: the table still says what was run.
-    reworded = experiments.Variant("something else", experiments.VARIANTS["cnn4_relu"].flags, 8)
-    monkeypatch.setitem(experiments.VARIANTS, "cnn4_relu", reworded)
-    row = experiments.table(tmp_path, ["cnn4_relu"], baseline="cnn4_relu").splitlines()[2]
-    assert "Figure 1's four-layer CNN, ReLU" in row and "something else" not in row
-    assert experiments.described(tmp_path / "nowhere", "cnn4_relu") == "something else"
+    reworded = experiments.Variant("something else", experiments.VARIANTS[name].flags, 8)
+    monkeypatch.setitem(experiments.VARIANTS, name, reworded)
+    row = experiments.table(tmp_path, [name], baseline=name).splitlines()[2]
+    assert "Figure 1's four-layer CNN, ReLU, lr 0.01" in row and "something else" not in row
+    assert experiments.described(tmp_path / "nowhere", name) == "something else"
 
 
 def test_experiments_cli_rejects_unknown_variant(capsys):
@@ -91,7 +105,7 @@ def test_a_finished_run_of_a_changed_recipe_is_refused_and_kept(tmp_path, capsys
     assert (tmp_path / "old" / "default" / "metrics.json").read_text() == saved
     assert not (tmp_path / "old" / "default" / "variant.json").exists()
     # Figure 1's runs predate cutout and the time budget, and do not augment: read back.
-    args = build_train_parser().parse_args(experiments.flags("cnn4_relu", "D"))
+    args = build_train_parser().parse_args(experiments.flags("cnn4_relu_lr_0.01", "D"))
     cnn4 = dataclasses.asdict(resolve(config_from_args(args)))
     assert cnn4["pca_lighting"] and not cnn4["augment"]
     for field in ("cutout", "time_budget"):

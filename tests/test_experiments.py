@@ -73,6 +73,22 @@ def test_figure1_cnn4_has_four_weight_layers():
     assert not [layer for layer in m.layers if "dropout" in layer.name or "lrn" in layer.name]
 
 
+def test_figure1_sweeps_each_activation_over_the_same_learning_rates():
+    """§3.1: each network at its own best rate, so both activations train at every rate of
+    FIGURE1_LRS, with the same budget and nothing else different; no regularisation."""
+    relu, tanh = experiments.figure1_names("relu"), experiments.figure1_names("tanh")
+    assert len(relu) == len(tanh) == len(experiments.FIGURE1_LRS) >= 3
+    for r, t, lr in zip(relu, tanh, experiments.FIGURE1_LRS, strict=True):
+        fr, ft = experiments.flags(r), experiments.flags(t)
+        assert fr[fr.index("--lr") + 1] == ft[ft.index("--lr") + 1] == f"{lr:g}"
+        assert fr[fr.index("--activation") + 1] == "relu" and "tanh" in ft
+        assert [x for x in fr if x != "relu"] == [x for x in ft if x != "tanh"]
+        for off in (("--weight-decay", "0"), ("--label-smoothing", "0"), ("--cutout", "0")):
+            assert fr[fr.index(off[0]) + 1] == off[1]
+        assert "--no-augment" in fr and fr[fr.index("--schedule") + 1] == "constant"
+    assert experiments.flags("cnn4_relu_lr_0.01")[-2:] == ["--epochs", "10"]
+
+
 def test_plain_pooling_is_2x2_stride_2():
     m = models.alexnet_cifar(overlapping_pool=False)
     assert m.get_layer("pool1").pool_size == (2, 2) and m.get_layer("pool1").strides == (2, 2)
@@ -109,7 +125,7 @@ def test_variant_flags_and_fast_mode():
         and small[small.index("--dropout") + 1] == "0"
         and small[small.index("--lr") + 1] == "0.01"  # 312 steps at lr 0.1 stay near chance
     )
-    fast = experiments.flags("cnn4_tanh", "D", fast=True)
+    fast = experiments.flags("cnn4_tanh_lr_0.02", "D", fast=True)
     assert fast[:2] == ["--dataset", "synthetic"] and "--data-dir" not in fast and "tanh" in fast
     cmd = experiments.command("lrn", "W", "D")
     assert cmd[1:3] == ["-m", "alexnet_tf.train"] and cmd[-2:] == ["--workdir", "W"]
