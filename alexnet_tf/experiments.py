@@ -84,18 +84,25 @@ VARIANTS = {
         "5,000 images, no dropout (§4.2)", (*_SM, "--dropout", "0"), 8, _SMALL
     ),
 }
+
+
+def figure1_name(activation: str, lr: float) -> str:
+    """The Figure 1 variant of ``activation`` ("relu" or "tanh") at learning rate ``lr``."""
+    return f"cnn4_{activation}_lr_{lr:g}"
+
+
+def figure1_names(activation: str) -> list[str]:
+    """The Figure 1 variants of ``activation``, one per rate of FIGURE1_LRS."""
+    return [figure1_name(activation, lr) for lr in FIGURE1_LRS]
+
+
 for _act, _name in (("relu", "ReLU"), ("tanh", "tanh")):
     for _lr in FIGURE1_LRS:
-        VARIANTS[f"cnn4_{_act}_lr_{_lr:g}"] = Variant(
+        VARIANTS[figure1_name(_act, _lr)] = Variant(
             f"Figure 1's four-layer CNN, {_name}, lr {_lr:g}",
             (*_FIGURE1, "--activation", _act, "--lr", f"{_lr:g}"),
             FIGURE1_EPOCHS,
         )
-
-
-def figure1_names(activation: str) -> list[str]:
-    """The Figure 1 variants of ``activation`` ("relu" or "tanh"), one per learning rate."""
-    return [f"cnn4_{activation}_lr_{lr:g}" for lr in FIGURE1_LRS]
 
 
 def flags(name: str, data_dir: str | None = None, epochs: int | None = None, fast=False):

@@ -44,7 +44,7 @@ TABLES = (
     (
         "§3.1 Figure 1: ReLU and tanh at each learning rate (the four-layer CNN)",
         (*experiments.figure1_names("relu"), *experiments.figure1_names("tanh")),
-        "cnn4_relu_lr_0.01",
+        experiments.figure1_name("relu", 0.01),
     ),
 )
 

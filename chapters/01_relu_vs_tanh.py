@@ -70,7 +70,7 @@ lrs = (0.005, 0.01) if s.fast else experiments.FIGURE1_LRS
 sweep = {"relu": {}, "tanh": {}}
 for act, runs in sweep.items():
     for lr in lrs:
-        name = f"cnn4_{act}_lr_{lr:g}"
+        name = experiments.figure1_name(act, lr)
         print(" ".join(experiments.command(name, f"runs/ablations/{name}", "../shared/data")[1:]))
         runs[lr] = s.run(name, fast_epochs=2)
 
@@ -139,12 +139,14 @@ else:
 # under 0.19).
 
 # %%
-for act in ("relu", "tanh"):
-    model, config = evaluate.load_trained(s.runs / f"cnn4_{act}_lr_{best[act]:g}")
-    source = data.load_source(
-        config["dataset"], s.data_dir, image_size=32, num_examples=config.get("num_examples")
-    )
-    x, _ = next(iter(data.eval_pipeline(source, 500, image_size=32)))
+workdirs = {act: s.runs / experiments.figure1_name(act, best[act]) for act in ("relu", "tanh")}
+config = experiments.load(workdirs["relu"])["config"]  # both trained on the same images
+source = data.load_source(
+    config["dataset"], s.data_dir, image_size=32, num_examples=config.get("num_examples")
+)
+x, _ = next(iter(data.eval_pipeline(source, 500, image_size=32)))
+for act, workdir in workdirs.items():
+    model = evaluate.load_trained(workdir)[0]
     names = [f"{act}{i}" for i in (1, 2, 3)]
     outputs = keras.Model(model.input, [model.get_layer(n).output for n in names])(x)
     for name, a in zip(names, outputs, strict=True):
@@ -167,8 +169,7 @@ for act in ("relu", "tanh"):
 # average: relu2 is positive for 40% of its units and relu3 for 18%. Against 2012, both of our
 # networks start from He initialisation on per-channel standardised inputs, and cuda-convnet's
 # CIFAR-10 net, whose convolutions `cnn4` borrows, also normalised its responses. One seed per
-# rate. The
-# chapter reports what it measures rather than asserting the paper's number.
+# rate. The chapter reports what it measures rather than asserting the paper's number.
 
 # %%
 # Checks that hold in FAST mode too: every run trained every epoch, the ReLU nets' loss fell.
