@@ -71,6 +71,7 @@ class TrainConfig:
     num_examples: int | None = None  # synthetic data only
     pca_lighting: bool | None = None  # §4.1 PCA colour augmentation
     mean: str = "channel"  # "channel", "image" (§2: the training set's mean image) or "none"
+    raw_pixels: bool = False  # §2: "the (centered) raw RGB values", 0-255 in place of [0, 1]
     strategy: str = "auto"
     devices: int | None = None
     precision: str | None = None  # "auto": bfloat16 where it trains faster
@@ -88,7 +89,9 @@ class TrainConfig:
 # (0.1, with N(0, 0.005) for fc6/fc7) instead of §5's biases of 1, with which the loss
 # diverges at lr 0.01 (3.06 -> 22.08 in 5 steps at batch 128, measured; README).
 # --init paper restores §5 exactly. Inputs are standardised per channel (TrainConfig.mean,
-# every recipe's default); --mean image is §2's mean image.
+# every recipe's default); --mean image subtracts §2's mean image, from pixels in [0, 1] where
+# §2 trained on "the (centered) raw RGB values" (0-255): 1/255 of the paper's input scale,
+# which §5's N(0, 0.01) init feels; --raw-pixels restores it.
 PAPER_PRESET = dict(
     model="alexnet",
     epochs=90,
@@ -162,7 +165,8 @@ PAPER_RECIPES = {
     "imagenet2012": PAPER_PRESET,
     "folder": PAPER_PRESET,
     # The deviations left: He init for the CIFAR variant (N(0, 0.01) starves its layers of
-    # signal; models.py) and per-channel standardisation (--mean image is §2's).
+    # signal; models.py) and per-channel standardisation (--mean image is §2's mean image, on
+    # [0, 1] pixels: see PAPER_PRESET).
     "cifar10": dict(
         PRESETS["cifar10"],
         lr=LEARNING_RATE,
@@ -223,6 +227,10 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UsageError(f"time budget must be >= 0 minutes (0: none), got {c.time_budget}")
     if c.cutout < 0:
         raise UsageError(f"cutout must be >= 0 pixels, got {c.cutout}")
+    if c.raw_pixels and c.mean == "channel":
+        raise UsageError("--raw-pixels needs --mean image or none: standardising undoes its scale")
+    if c.raw_pixels and c.whiten:
+        raise UsageError("--raw-pixels and --whiten do not combine: whitening fits [0, 1] pixels")
     if c.alternating_flip and not c.augment:
         raise UsageError("--alternating-flip mirrors training views; --no-augment has none")
     if not 0.0 <= c.dropout < 1.0:

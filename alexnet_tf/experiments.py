@@ -34,6 +34,15 @@ _FIGURE1 = ("--model", "cnn4", "--no-augment", "--weight-decay", "0", "--schedul
 _FIGURE1 += ("--label-smoothing", "0", "--cutout", "0")
 FIGURE1_LRS = (0.00125, 0.0025, 0.005, 0.01, 0.02)  # 0.04 left ReLU at 77% error after 2 epochs
 FIGURE1_EPOCHS = 10
+# Each sweep three times (chapter 1): under the recipe's He init; under §5's weights from
+# N(0, 0.01) (biases 0: this net has none of the layers §5 starts at 1); and under §5's init
+# on §2's inputs, "the (centered) raw RGB values" (0-255 minus the mean image), the scale at
+# which the paper's N(0, 0.01) was chosen. Setting -> (its flags, its words).
+FIGURE1_SETTINGS = {
+    "he": ((), "He init"),
+    "paper": (("--init", "paper"), "§5's init"),
+    "raw": (("--init", "paper", "--mean", "image", "--raw-pixels"), "§5's init, raw pixels"),
+}
 _SMALL = 5000  # §4.1/§4.2 studies: 5,000 images overfit within the budget; 50,000 would not
 
 # The studies below measure one change each against the default recipe *without* cutout (the
@@ -86,23 +95,27 @@ VARIANTS = {
 }
 
 
-def figure1_name(activation: str, lr: float) -> str:
-    """The Figure 1 variant of ``activation`` ("relu" or "tanh") at learning rate ``lr``."""
-    return f"cnn4_{activation}_lr_{lr:g}"
+def figure1_name(activation: str, lr: float, setting: str = "he") -> str:
+    """The Figure 1 variant of ``activation`` ("relu" or "tanh") at learning rate ``lr``,
+    in ``setting`` (a key of FIGURE1_SETTINGS)."""
+    tag = {"he": "", "paper": "_paper_init", "raw": "_raw_pixels"}[setting]
+    return f"cnn4_{activation}{tag}_lr_{lr:g}"
 
 
-def figure1_names(activation: str) -> list[str]:
-    """The Figure 1 variants of ``activation``, one per rate of FIGURE1_LRS."""
-    return [figure1_name(activation, lr) for lr in FIGURE1_LRS]
+def figure1_names(activation: str, setting: str = "he") -> list[str]:
+    """The Figure 1 variants of ``activation`` in ``setting``, one per rate of FIGURE1_LRS."""
+    return [figure1_name(activation, lr, setting) for lr in FIGURE1_LRS]
 
 
-for _act, _name in (("relu", "ReLU"), ("tanh", "tanh")):
-    for _lr in FIGURE1_LRS:
-        VARIANTS[figure1_name(_act, _lr)] = Variant(
-            f"Figure 1's four-layer CNN, {_name}, lr {_lr:g}",
-            (*_FIGURE1, "--activation", _act, "--lr", f"{_lr:g}"),
-            FIGURE1_EPOCHS,
-        )
+for _setting, (_flags, _words) in FIGURE1_SETTINGS.items():
+    for _act, _name in (("relu", "ReLU"), ("tanh", "tanh")):
+        for _lr in FIGURE1_LRS:
+            VARIANTS[figure1_name(_act, _lr, _setting)] = Variant(
+                f"Figure 1's four-layer CNN, {_name}, lr {_lr:g}"
+                + ("" if _setting == "he" else f", {_words}"),
+                (*_FIGURE1, "--activation", _act, "--lr", f"{_lr:g}", *_flags),
+                FIGURE1_EPOCHS,
+            )
 
 
 def flags(name: str, data_dir: str | None = None, epochs: int | None = None, fast=False):

@@ -107,6 +107,11 @@ def build_parser():
     )
     p.add_argument("--mean", default=c.mean, help="channel | image (§2: the mean image) | none")
     p.add_argument(
+        "--raw-pixels",
+        action="store_true",
+        help="§2's 'raw RGB values': pixels in 0-255 in place of [0, 1] (with --mean image|none)",
+    )
+    p.add_argument(
         "--strategy",
         default=c.strategy,
         help="auto | mirrored | one_device | multi_worker (the cluster in $TF_CONFIG)",

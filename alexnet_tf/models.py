@@ -55,6 +55,7 @@ def alexnet(
     towers: int = 2,
     width: float = 1.0,
     init: str = "paper",
+    input_scale: float = 1.0,
     seed: int | None = None,
     name: str | None = None,
 ) -> keras.Model:
@@ -70,6 +71,7 @@ def alexnet(
       towers: 2 splits conv2, conv4, conv5 into two towers as on the two GPUs (§3.2), 1 does not.
       width: multiplies every layer's width (kept divisible by ``towers``).
       init: ``"paper"`` (§5), ``"caffe"`` (§5 with Caffe's stabler biases), ``"he"``, ``"glorot"``.
+      input_scale: multiplies the input first (255: §2's "raw RGB values" from [0, 1] pixels).
       num_classes: fc8's width (None: the architecture's, 1,000 or 10).
     """
     if isinstance(arch, str):
@@ -85,6 +87,8 @@ def alexnet(
     pool, stride = (3, 2) if overlapping_pool else (2, 2)
 
     x = inputs = keras.Input((size, size, 3), name="image")
+    if input_scale != 1.0:  # in the model, so evaluation and prediction see the same scale
+        x = keras.layers.Rescaling(input_scale, name="input_scale")(x)
     for i, spec in enumerate(arch.convs, start=1):
         kernel_init, bias_init = _initializers(init, spec.bias_one, seed)
         groups = towers if spec.towers else 1

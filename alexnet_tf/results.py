@@ -41,10 +41,13 @@ TABLES = (
         ("small", "small_no_augment", "small_no_dropout"),
         "small",
     ),
-    (
-        "§3.1 Figure 1: ReLU and tanh at each learning rate (the four-layer CNN)",
-        (*experiments.figure1_names("relu"), *experiments.figure1_names("tanh")),
-        experiments.figure1_name("relu", 0.01),
+    *(
+        (
+            f"§3.1 Figure 1: ReLU and tanh at each learning rate (the four-layer CNN, {words})",
+            (*experiments.figure1_names("relu", key), *experiments.figure1_names("tanh", key)),
+            experiments.figure1_name("relu", 0.01, key),
+        )
+        for key, (_, words) in experiments.FIGURE1_SETTINGS.items()
     ),
 )
 
@@ -123,6 +126,7 @@ def run_label(metrics: dict) -> str:
     label += f", {size}x{size} crops" if size and size < 32 else ""  # §4.1's crops of 32x32
     label += ", §5's N(0, 0.01) init" if c.get("init") == "paper" else ""  # He init otherwise
     label += ", §2's mean image" if c.get("mean") == "image" else ""  # per channel otherwise
+    label += ", raw 0-255 pixels" if c.get("raw_pixels") else ""  # §2's scale
     label += ", whitened conv1" if c.get("whiten") else ""
     if metrics.get("parameters"):
         label += f", {metrics['parameters'] / 1e6:.2f}M parameters"

@@ -87,6 +87,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
                 c.model, num_classes=num_classes, input_size=image_size, norm=c.norm,
                 towers=c.towers, dropout=c.dropout, init=c.init, seed=c.seed,
                 overlapping_pool=c.pooling == "overlapping", activation=c.activation,
+                input_scale=255.0 if c.raw_pixels else 1.0,
             )  # fmt: skip
         except ValueError as e:
             first, shrinks = str(e).strip().splitlines()[0], "zero or negative" in str(e)

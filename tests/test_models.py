@@ -118,6 +118,24 @@ def test_builder_switches():
         build_model("vgg16")
 
 
+def test_input_scale_feeds_conv1_the_raw_pixels():
+    """--raw-pixels (§2's "raw RGB values") multiplies the [0, 1]-scale input by 255 in the
+    model itself: conv1 then sees exactly what an unscaled network sees on 255x the input,
+    with no parameter added, so a saved model evaluates and predicts at its training scale."""
+    raw = build_model("cnn4", init="paper", seed=3, input_scale=255.0)
+    plain = build_model("cnn4", init="paper", seed=3)
+    plain.set_weights(raw.get_weights())
+    assert raw.count_params() == plain.count_params()
+    assert [layer.name for layer in raw.layers][:3] == ["image", "input_scale", "conv1"]
+    assert "input_scale" not in [layer.name for layer in plain.layers]
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 32, 32, 3)).astype("float32")
+    conv1 = [keras.Model(m.input, m.get_layer("conv1").output) for m in (raw, plain)]
+    a, b = np.asarray(conv1[0](x)), np.asarray(conv1[1](255 * x))
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+    # §5's N(0, 0.01) on 5x5x3 kernels: about 0.01 * sqrt(75) * 255 * std(x) = 6.4 here
+    assert 4.0 < a.std() < 9.0 and np.asarray(conv1[1](x)).std() < 0.05
+
+
 def test_one_weird_trick_matches_torchvision():
     owt = build_model("alexnet_owt")
     assert owt.count_params() == 61_100_840  # torchvision.models.alexnet()

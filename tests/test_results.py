@@ -117,6 +117,10 @@ def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average
         "default recipe, 32 epochs, no cutout, §2's mean image, whitened conv1"
     )
     assert label(mean="channel", whiten=False) == "default recipe, 32 epochs, no cutout"
+    assert label(init="paper", mean="image", raw_pixels=True) == (
+        "default recipe, 32 epochs, no cutout, §5's N(0, 0.01) init, §2's mean image, "
+        "raw 0-255 pixels"
+    )
     assert label(label_smoothing=0.1) == label(label_smoothing=0.0, recipe="paper").replace(
         "paper", "default"
     )  # each recipe's own smoothing (0.1, 0.0) goes unnamed
@@ -189,3 +193,32 @@ def test_conv1_filters_draws_each_runs_kernel_and_the_cli_refuses_a_bad_spec(tmp
         err = capsys.readouterr().err.strip().splitlines()
         assert rc != 0 and len(err) == 1 and err[0].startswith(f"error: {message}"), err
         assert not (tmp_path / "o").exists()
+
+
+def test_committed_ablation_runs_are_the_variants_of_today():
+    """results/ablations/ is what the chapters read in full mode: each run there was trained
+    with its variant's flags of today, its saved config has no recipe change since (the check
+    `experiments.run` makes before reading a run back), and every table row has its run but
+    `float32` (left out on purpose: `--precision auto` was float32 on the host that measured
+    them; results/README.md) and the one recorded failure (its loss went to NaN)."""
+    from pathlib import Path
+
+    from alexnet_tf import experiments
+    from alexnet_tf.flags import build_parser, config_from_args
+
+    root = Path(__file__).resolve().parents[1] / "results" / "ablations"
+    for run in sorted(root.iterdir()):
+        recorded = json.loads((run / "variant.json").read_text())
+        assert recorded["name"] == run.name and run.name in experiments.VARIANTS
+        assert recorded["flags"] == list(experiments.VARIANTS[run.name].flags), run.name
+        if not (run / "metrics.json").exists():
+            continue  # a run that failed: its variant.json alone, tabled as "failed"
+        saved = json.loads((run / "metrics.json").read_text())
+        args = build_parser().parse_args(experiments.flags(run.name))
+        assert experiments.changes(saved["config"], config_from_args(args)) == [], run.name
+        assert saved["epochs_completed"] == experiments.VARIANTS[run.name].epochs, run.name
+    tabled = {name for _, names, _ in results.TABLES for name in names}
+    missing = sorted(n for n in tabled if not (root / n / "metrics.json").exists())
+    assert missing == ["cnn4_relu_raw_pixels_lr_0.02", "float32"]
+    assert (root / missing[0] / "variant.json").exists() and not (root / missing[1]).exists()
+    assert len(tabled) >= 43
