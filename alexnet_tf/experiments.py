@@ -34,14 +34,27 @@ _FIGURE1 = ("--model", "cnn4", "--no-augment", "--weight-decay", "0", "--schedul
 _FIGURE1 += ("--label-smoothing", "0", "--cutout", "0")
 FIGURE1_LRS = (0.00125, 0.0025, 0.005, 0.01, 0.02)  # 0.04 left ReLU at 77% error after 2 epochs
 FIGURE1_EPOCHS = 10
+
+
 # Each sweep three times (chapter 1): under the recipe's He init; under §5's weights from
 # N(0, 0.01) (biases 0: this net has none of the layers §5 starts at 1); and under §5's init
 # on §2's inputs, "the (centered) raw RGB values" (0-255 minus the mean image), the scale at
-# which the paper's N(0, 0.01) was chosen. Setting -> (its flags, its words).
+# which the paper's N(0, 0.01) was chosen.
+@dataclasses.dataclass(frozen=True)
+class Figure1Setting:
+    flags: tuple[str, ...]  # on top of the He-init sweep's
+    words: str  # how tables and the chapter name it
+    tag: str  # in its variants' names: cnn4_relu{tag}_lr_0.01
+
+
 FIGURE1_SETTINGS = {
-    "he": ((), "He init"),
-    "paper": (("--init", "paper"), "§5's init"),
-    "raw": (("--init", "paper", "--mean", "image", "--raw-pixels"), "§5's init, raw pixels"),
+    "he": Figure1Setting((), "He init", ""),
+    "paper": Figure1Setting(("--init", "paper"), "§5's init", "_paper_init"),
+    "raw": Figure1Setting(
+        ("--init", "paper", "--mean", "image", "--raw-pixels"),
+        "§5's init, raw pixels",
+        "_raw_pixels",
+    ),
 }
 _SMALL = 5000  # §4.1/§4.2 studies: 5,000 images overfit within the budget; 50,000 would not
 
@@ -98,8 +111,7 @@ VARIANTS = {
 def figure1_name(activation: str, lr: float, setting: str = "he") -> str:
     """The Figure 1 variant of ``activation`` ("relu" or "tanh") at learning rate ``lr``,
     in ``setting`` (a key of FIGURE1_SETTINGS)."""
-    tag = {"he": "", "paper": "_paper_init", "raw": "_raw_pixels"}[setting]
-    return f"cnn4_{activation}{tag}_lr_{lr:g}"
+    return f"cnn4_{activation}{FIGURE1_SETTINGS[setting].tag}_lr_{lr:g}"
 
 
 def figure1_names(activation: str, setting: str = "he") -> list[str]:
@@ -107,13 +119,13 @@ def figure1_names(activation: str, setting: str = "he") -> list[str]:
     return [figure1_name(activation, lr, setting) for lr in FIGURE1_LRS]
 
 
-for _setting, (_flags, _words) in FIGURE1_SETTINGS.items():
+for _setting, _s in FIGURE1_SETTINGS.items():
     for _act, _name in (("relu", "ReLU"), ("tanh", "tanh")):
         for _lr in FIGURE1_LRS:
             VARIANTS[figure1_name(_act, _lr, _setting)] = Variant(
                 f"Figure 1's four-layer CNN, {_name}, lr {_lr:g}"
-                + ("" if _setting == "he" else f", {_words}"),
-                (*_FIGURE1, "--activation", _act, "--lr", f"{_lr:g}", *_flags),
+                + ("" if _setting == "he" else f", {_s.words}"),
+                (*_FIGURE1, "--activation", _act, "--lr", f"{_lr:g}", *_s.flags),
                 FIGURE1_EPOCHS,
             )
 

@@ -43,11 +43,11 @@ TABLES = (
     ),
     *(
         (
-            f"§3.1 Figure 1: ReLU and tanh at each learning rate (the four-layer CNN, {words})",
+            f"§3.1 Figure 1: ReLU and tanh at each learning rate (the four-layer CNN, {s.words})",
             (*experiments.figure1_names("relu", key), *experiments.figure1_names("tanh", key)),
             experiments.figure1_name("relu", 0.01, key),
         )
-        for key, (_, words) in experiments.FIGURE1_SETTINGS.items()
+        for key, s in experiments.FIGURE1_SETTINGS.items()
     ),
 )
 

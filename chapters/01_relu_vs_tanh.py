@@ -84,7 +84,7 @@ s.save(fig, "relu_tanh_functions")
 # FAST mode: two of the rates, two epochs each (the checks at the end need more than one), and
 # two of the settings (raw pixels takes --init paper's path too): seconds for CI.
 lrs = (0.005, 0.01) if s.fast else experiments.FIGURE1_LRS
-SETTINGS = {k: words for k, (_, words) in experiments.FIGURE1_SETTINGS.items()}
+SETTINGS = {k: v.words for k, v in experiments.FIGURE1_SETTINGS.items()}
 ACTS = {"relu": "ReLU", "tanh": "tanh"}
 swept = ("he", "raw") if s.fast else SETTINGS
 sweep = {setting: {act: {} for act in ACTS} for setting in swept}

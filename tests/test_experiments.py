@@ -82,7 +82,7 @@ def test_figure1_sweeps_each_activation_over_the_same_learning_rates():
     expected["raw"] = ("paper", "image", True)
     assert list(experiments.FIGURE1_SETTINGS) == list(expected)
     for setting, (init, mean, raw) in expected.items():
-        extra = experiments.FIGURE1_SETTINGS[setting][0]
+        extra = experiments.FIGURE1_SETTINGS[setting].flags
         relu, tanh = (experiments.figure1_names(a, setting) for a in ("relu", "tanh"))
         assert len(relu) == len(tanh) == len(experiments.FIGURE1_LRS) >= 3
         for r, t, lr in zip(relu, tanh, experiments.FIGURE1_LRS, strict=True):
