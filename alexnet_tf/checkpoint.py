@@ -192,9 +192,22 @@ def discard_from(workdir: str | os.PathLike, global_step: int) -> None:
                     Path(f"{base}{suffix}").unlink()
 
 
+# What the saved weights compute, or the inputs they were trained on: a change would load
+# without a word (LRN, pooling and the activations have no weights; nor has input_scale).
+SAME_ON_RESUME = ("activation", "norm", "pooling", "towers", "mean", "raw_pixels")
+
+
+def _flag(key: str, value) -> str:
+    flag = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return f"{'with' if value else 'without'} {flag}"
+    return f"with {flag} {value}"
+
+
 def check_compatible(workdir: str | os.PathLike, config: dict) -> None:
     """UsageError (one line, nothing touched) if ``workdir`` holds another model or dataset,
-    or a run whose optimizer state has (or lacks) the average of --ema or conv1 (--whiten)."""
+    a network or input of another kind (SAME_ON_RESUME), or a run whose optimizer state has
+    (or lacks) the average of --ema or conv1 (--whiten)."""
     for _, state in candidates(workdir)[:1]:
         saved = state.get("config", {})
         for key in ("model", "dataset"):
@@ -202,6 +215,13 @@ def check_compatible(workdir: str | os.PathLike, config: dict) -> None:
                 raise UsageError(
                     f"workdir {workdir} holds a {saved[key]} run, not {config[key]}: "
                     "use another --workdir"
+                )
+        for key in SAME_ON_RESUME:  # older runs may not record a key: nothing to compare
+            if key in saved and saved[key] != config.get(key):
+                was = _flag(key, saved[key])
+                raise UsageError(
+                    f"workdir {workdir} holds a run trained {was}: resume it {was}, "
+                    "or use another --workdir"
                 )
         # Keras would skip the whole optimizer state (momentum, step count) without a word.
         if bool(saved.get("ema")) != bool(config.get("ema")):

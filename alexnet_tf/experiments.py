@@ -183,6 +183,14 @@ def changes(saved: dict, config) -> list[str]:
     return [f"{k} {saved[k]} -> {v}" for k, v in now.items() if k not in skip and saved[k] != v]
 
 
+def stale(name: str, saved: dict, **how) -> list[str]:
+    """:func:`changes` from a run's saved config to variant ``name``'s recipe of today
+    (``how``: :func:`flags`' data_dir, epochs and fast)."""
+    from alexnet_tf.flags import build_parser, config_from_args
+
+    return changes(saved, config_from_args(build_parser().parse_args(flags(name, **how))))
+
+
 def run(
     name: str,
     root: str | Path,
@@ -208,11 +216,12 @@ def run(
     if done and done.get("epochs_completed", 0) >= budget:
         # A run of the recipe as it was: reading it back would table a changed preset's
         # variant with the old one's number, so it is refused, and kept.
-        stale = changes(done["config"], config_from_args(args)) if "config" in done else []
-        if stale:
+        how = dict(data_dir=data_dir, epochs=epochs, fast=fast)
+        old = stale(name, done["config"], **how) if "config" in done else []
+        if old:
             raise UsageError(
-                f"{workdir} holds a run of another recipe ({', '.join(stale[:4])}"
-                f"{', ...' if len(stale) > 4 else ''}): use another --out, or move it away"
+                f"{workdir} holds a run of another recipe ({', '.join(old[:4])}"
+                f"{', ...' if len(old) > 4 else ''}): use another --out, or move it away"
             )
         return done
     # What this run measures, as the variant says it today: a later change to the recipe

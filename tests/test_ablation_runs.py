@@ -112,3 +112,6 @@ def test_a_finished_run_of_a_changed_recipe_is_refused_and_kept(tmp_path, capsys
         del cnn4[field]
     assert experiments.changes({**cnn4, "pca_lighting": False}, config_from_args(args)) == []
     assert experiments.changes({**cnn4, "lr": 0.1}, config_from_args(args)) == ["lr 0.1 -> 0.01"]
+    # stale: the same, against the variant's recipe of today
+    assert experiments.stale("cnn4_relu_lr_0.01", {**cnn4, "lr": 0.1}) == ["lr 0.1 -> 0.01"]
+    assert experiments.stale("cnn4_tanh_lr_0.01", cnn4) == ["activation relu -> tanh"]

@@ -79,6 +79,14 @@ FLAGS = {
     "raw pixels standardised": (["--raw-pixels"], "--raw-pixels needs --mean image or none"),
     "raw pixels whitened": (["--raw-pixels", "--mean", "none", "--whiten"], "do not combine"),
     "ema added to a run without it": (["--ema", "0.9"], "trained without --ema: resume it without"),
+    "another activation on resume": (
+        ["--activation", "tanh"],
+        "trained with --activation relu: resume it with --activation relu",
+    ),
+    "raw pixels on resume": (
+        ["--mean", "none", "--raw-pixels"],
+        "trained with --mean channel: resume it with --mean channel",
+    ),
 }
 
 
