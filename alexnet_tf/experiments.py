@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from alexnet_tf import cli
+from alexnet_tf import cli, figure1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,35 +27,6 @@ class Variant:
     examples: int | None = None  # train on the first N training images (overfitting studies)
 
 
-# Figure 1's setting (§3.1): no regularisation of any kind, a constant learning rate, "the
-# learning rates for each network were chosen independently to make training as fast as
-# possible": each activation trains at each rate of FIGURE1_LRS (variants cnn4_{relu,tanh}_lr_*).
-_FIGURE1 = ("--model", "cnn4", "--no-augment", "--weight-decay", "0", "--schedule", "constant")
-_FIGURE1 += ("--label-smoothing", "0", "--cutout", "0")
-FIGURE1_LRS = (0.00125, 0.0025, 0.005, 0.01, 0.02)  # 0.04 left ReLU at 77% error after 2 epochs
-FIGURE1_EPOCHS = 10
-
-
-# Each sweep three times (chapter 1): under the recipe's He init; under §5's weights from
-# N(0, 0.01) (biases 0: this net has none of the layers §5 starts at 1); and under §5's init
-# on §2's inputs, "the (centered) raw RGB values" (0-255 minus the mean image), the scale at
-# which the paper's N(0, 0.01) was chosen.
-@dataclasses.dataclass(frozen=True)
-class Figure1Setting:
-    flags: tuple[str, ...]  # on top of the He-init sweep's
-    words: str  # how tables and the chapter name it
-    tag: str  # in its variants' names: cnn4_relu{tag}_lr_0.01
-
-
-FIGURE1_SETTINGS = {
-    "he": Figure1Setting((), "He init", ""),
-    "paper": Figure1Setting(("--init", "paper"), "§5's init", "_paper_init"),
-    "raw": Figure1Setting(
-        ("--init", "paper", "--mean", "image", "--raw-pixels"),
-        "§5's init, raw pixels",
-        "_raw_pixels",
-    ),
-}
 _SMALL = 5000  # §4.1/§4.2 studies: 5,000 images overfit within the budget; 50,000 would not
 
 # The studies below measure one change each against the default recipe *without* cutout (the
@@ -91,6 +62,16 @@ VARIANTS = {
     "paper_init": Variant("§5's init: N(0, 0.01), biases 1", (*_NC, "--init", "paper")),
     "float32": Variant("float32 compute in place of bfloat16", (*_NC, "--precision", "float32")),
     "paper": Variant("the faithful recipe (--recipe paper)", ("--recipe", "paper")),
+    # The faithful recipe's last deviations undone: §5's init (He's in the recipe), then also
+    # §2's input scale, raw 0-255 pixels less the mean image (per-channel standardised [0, 1]).
+    "paper_normal_init": Variant(
+        "the faithful recipe with §5's init: N(0, 0.01), biases 1",
+        ("--recipe", "paper", "--init", "paper"),
+    ),
+    "paper_raw_pixels": Variant(
+        "the faithful recipe with §5's init on §2's raw 0-255 pixels, less the mean image",
+        ("--recipe", "paper", "--init", "paper", "--mean", "image", "--raw-pixels"),
+    ),
     # Chapters: one idea each.
     "paper_no_lrn": Variant(
         "the faithful recipe without LRN", ("--recipe", "paper", "--norm", "none")
@@ -108,25 +89,14 @@ VARIANTS = {
 }
 
 
-def figure1_name(activation: str, lr: float, setting: str = "he") -> str:
-    """The Figure 1 variant of ``activation`` ("relu" or "tanh") at learning rate ``lr``,
-    in ``setting`` (a key of FIGURE1_SETTINGS)."""
-    return f"cnn4_{activation}{FIGURE1_SETTINGS[setting].tag}_lr_{lr:g}"
-
-
-def figure1_names(activation: str, setting: str = "he") -> list[str]:
-    """The Figure 1 variants of ``activation`` in ``setting``, one per rate of FIGURE1_LRS."""
-    return [figure1_name(activation, lr, setting) for lr in FIGURE1_LRS]
-
-
-for _setting, _s in FIGURE1_SETTINGS.items():
+for _setting, _s in figure1.SETTINGS.items():  # Figure 1's sweeps (§3.1; alexnet_tf.figure1)
     for _act, _name in (("relu", "ReLU"), ("tanh", "tanh")):
-        for _lr in FIGURE1_LRS:
-            VARIANTS[figure1_name(_act, _lr, _setting)] = Variant(
+        for _lr in figure1.LRS:
+            VARIANTS[figure1.name(_act, _lr, _setting)] = Variant(
                 f"Figure 1's four-layer CNN, {_name}, lr {_lr:g}"
                 + ("" if _setting == "he" else f", {_s.words}"),
-                (*_FIGURE1, "--activation", _act, "--lr", f"{_lr:g}", *_s.flags),
-                FIGURE1_EPOCHS,
+                (*figure1.FLAGS, "--activation", _act, "--lr", f"{_lr:g}", *_s.flags),
+                figure1.EPOCHS,
             )
 
 
@@ -240,27 +210,6 @@ def described(workdir: str | Path, name: str) -> str:
     """What the run in ``workdir`` changes: recorded at training time, else today's VARIANTS."""
     path = Path(workdir) / "variant.json"
     return json.loads(path.read_text())["what"] if path.exists() else VARIANTS[name].what
-
-
-def epochs_to_reach(history: list[dict], error: float, key: str = "top1_error") -> int | None:
-    """The first epoch (1-based) whose ``key`` is at or below ``error``; None if none is."""
-    for row in history:
-        if row[key] <= error:
-            return int(row["epoch"])
-    return None
-
-
-def fastest(runs: dict, error: float, key: str = "top1_error"):
-    """The key of ``runs`` (key -> metrics with a history) that reaches ``error`` in the
-    fewest epochs; among those that never do, the lowest ``key`` at the end (§3.1's "chosen
-    independently to make training as fast as possible")."""
-
-    def speed(k):
-        history = runs[k]["history"]
-        reached = epochs_to_reach(history, error, key)
-        return (reached is None, reached or 0, history[-1][key])
-
-    return min(runs, key=speed)
 
 
 def table(root: str | Path, names, baseline: str = "default") -> str:

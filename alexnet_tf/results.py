@@ -17,7 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from alexnet_tf import architectures, cli, config, experiments, result_plots
+from alexnet_tf import architectures, cli, config, experiments, figure1, result_plots
 
 SMALL_FILES = ("metrics.json", "history.csv", "eval*.json", "variant.json")
 # The tables of results/README.md, each (title, rows, baseline): the deviations of the default
@@ -44,10 +44,10 @@ TABLES = (
     *(
         (
             f"§3.1 Figure 1: ReLU and tanh at each learning rate (the four-layer CNN, {s.words})",
-            (*experiments.figure1_names("relu", key), *experiments.figure1_names("tanh", key)),
-            experiments.figure1_name("relu", 0.01, key),
+            (*figure1.names("relu", key), *figure1.names("tanh", key)),
+            figure1.name("relu", 0.01, key),
         )
-        for key, s in experiments.FIGURE1_SETTINGS.items()
+        for key, s in figure1.SETTINGS.items()
     ),
 )
 

@@ -29,7 +29,7 @@
 # it the chapter trains on `../shared/data` (or reads back the runs it already made).
 
 # %%
-from alexnet_tf import chapter, data, evaluate, experiments, plots
+from alexnet_tf import chapter, data, evaluate, experiments, figure1, plots
 
 import keras
 import numpy as np
@@ -59,17 +59,17 @@ s.save(fig, "relu_tanh_functions")
 # %% [markdown]
 # ## Figure 1, measured: each network at its own best learning rate
 # §3.1: *"The learning rates for each network were chosen independently to make training as
-# fast as possible."* So both networks train at every rate of `experiments.FIGURE1_LRS`
+# fast as possible."* So both networks train at every rate of `figure1.LRS`
 # (10 epochs each), and each activation keeps its fastest: the rate that reaches 25% training
 # error in the fewest epochs (where none does, the lowest training error at the end;
-# `experiments.fastest`).
+# `figure1.fastest`).
 #
 # The paper does not say how Figure 1's networks were initialised or fed; for AlexNet itself
 # §5 draws the weights from $N(0, 0.01)$ and §2 feeds "the (centered) raw RGB values":
 # pixels of 0-255 minus the mean image. The recipe here starts from He initialisation
 # (variance 2/fan-in, derived for ReLUs) on inputs standardised per channel, which carries the
 # signal through every layer at unit scale. The sweep runs in three settings
-# (`experiments.FIGURE1_SETTINGS`):
+# (`figure1.SETTINGS`):
 #
 # - **He init** on standardised inputs, the recipe's;
 # - **§5's init** on the same inputs: a 5x5x32 kernel scales the signal by about
@@ -83,15 +83,15 @@ s.save(fig, "relu_tanh_functions")
 # %%
 # FAST mode: one rate, two epochs (the checks at the end need more than one), and two of the
 # settings (raw pixels takes --init paper's path too): 4 tiny runs, seconds for CI.
-lrs = (0.005,) if s.fast else experiments.FIGURE1_LRS
-SETTINGS = {k: v.words for k, v in experiments.FIGURE1_SETTINGS.items()}
+lrs = (0.005,) if s.fast else figure1.LRS
+SETTINGS = {k: v.words for k, v in figure1.SETTINGS.items()}
 ACTS = {"relu": "ReLU", "tanh": "tanh"}
 swept = ("he", "raw") if s.fast else SETTINGS
 sweep = {setting: {act: {} for act in ACTS} for setting in swept}
 for setting, acts in sweep.items():
     for act, runs in acts.items():
         for lr in lrs:
-            name = experiments.figure1_name(act, lr, setting)
+            name = figure1.name(act, lr, setting)
             print(
                 " ".join(experiments.command(name, f"runs/ablations/{name}", "../shared/data")[1:])
             )
@@ -106,14 +106,14 @@ for setting, acts in sweep.items():
 
 # %%
 best = {
-    setting: {act: experiments.fastest(r, 0.25) for act, r in acts.items()}
+    setting: {act: figure1.fastest(r, 0.25) for act, r in acts.items()}
     for setting, acts in sweep.items()
 }
 print("setting                 activation  lr       epochs to 25%  final training error")
 for setting, acts in sweep.items():
     for act, runs in acts.items():
         for lr, m in runs.items():
-            reached = experiments.epochs_to_reach(m["history"], 0.25)
+            reached = figure1.epochs_to_reach(m["history"], 0.25)
             mark = "  <- fastest" if lr == best[setting][act] else ""
             final = 100 * m["history"][-1]["top1_error"]
             print(
@@ -149,7 +149,7 @@ s.save(fig, "relu_vs_tanh")
 # %%
 for setting, acts in sweep.items():
     h = {a: acts[a][best[setting][a]]["history"] for a in ACTS}
-    reach = {a: experiments.epochs_to_reach(h[a], 0.25) for a in ACTS}
+    reach = {a: figure1.epochs_to_reach(h[a], 0.25) for a in ACTS}
     text = {a: reach[a] or f"> {len(h[a])}" for a in ACTS}
     print(f"{SETTINGS[setting]}, each at its fastest rate: epochs to 25% training error ", end="")
     print(f"ReLU {text['relu']}, tanh {text['tanh']}")
@@ -160,7 +160,7 @@ for setting, acts in sweep.items():
     ahead = False
     for fast, slow in (("relu", "tanh"), ("tanh", "relu")):
         target = h[slow][-1]["top1_error"]
-        epochs = experiments.epochs_to_reach(h[fast], target)
+        epochs = figure1.epochs_to_reach(h[fast], target)
         if epochs and epochs < len(h[slow]):
             ahead = True
             print(
@@ -180,7 +180,7 @@ for setting, acts in sweep.items():
 
 # %%
 workdirs = {
-    (setting, act): s.runs / experiments.figure1_name(act, best[setting][act], setting)
+    (setting, act): s.runs / figure1.name(act, best[setting][act], setting)
     for setting in sweep
     for act in ACTS
 }
@@ -248,4 +248,4 @@ assert all(best[k][a] in lrs for k in sweep for a in ACTS)
 if s.fast:  # nothing fails on the synthetic set
     assert len(every) == len(swept) * len(ACTS) * len(lrs)
 else:  # the full budgets ran (the claim itself is reported above, not asserted)
-    assert all(len(m["history"]) == experiments.FIGURE1_EPOCHS for m in every)
+    assert all(len(m["history"]) == figure1.EPOCHS for m in every)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from alexnet_tf import experiments
+from alexnet_tf import experiments, figure1
 from alexnet_tf.config import resolve
 from alexnet_tf.errors import UsageError
 from alexnet_tf.flags import build_parser as build_train_parser
@@ -36,8 +36,8 @@ def test_finished_runs_are_read_back_not_retrained_and_tabled(tmp_path):
     (tmp_path / "paper_init").mkdir()  # started, stopped without metrics (diverged)
     m = experiments.run("default", tmp_path, None)  # would need real data to train
     assert m["top1_error"] == 0.10 and [r["top1_error"] for r in m["history"]] == [0.4, 0.2]
-    assert experiments.epochs_to_reach(m["history"], 0.25) == 2
-    assert experiments.epochs_to_reach(m["history"], 0.1) is None
+    assert figure1.epochs_to_reach(m["history"], 0.25) == 2
+    assert figure1.epochs_to_reach(m["history"], 0.1) is None
     table = experiments.table(tmp_path, ["default", "lrn", "paper_init", "plateau"]).splitlines()
     assert len(table) == 5  # header, rule, three rows; never-started "plateau" is left out
     assert "90.00%" in table[2] and "+0.00" in table[2]
@@ -50,12 +50,12 @@ def test_fastest_is_first_to_the_target_then_lowest_at_the_end():
         return {"history": [{"epoch": i + 1, "top1_error": e} for i, e in enumerate(errors)]}
 
     runs = {0.01: run(0.5, 0.3, 0.2), 0.02: run(0.4, 0.24, 0.1), 0.04: run(0.6, 0.5, 0.05)}
-    assert experiments.fastest(runs, 0.25) == 0.02  # epoch 2, where 0.01 needs 3
-    assert experiments.fastest(runs, 0.15) == 0.04  # epoch 3 both: the lower end, 5% < 10%
+    assert figure1.fastest(runs, 0.25) == 0.02  # epoch 2, where 0.01 needs 3
+    assert figure1.fastest(runs, 0.15) == 0.04  # epoch 3 both: the lower end, 5% < 10%
     runs[0.02] = run(0.4, 0.14, 0.1)
-    assert experiments.fastest(runs, 0.15) == 0.02  # the only one there at epoch 2
+    assert figure1.fastest(runs, 0.15) == 0.02  # the only one there at epoch 2
     none = {0.01: run(0.5, 0.4), 0.02: run(0.5, 0.3)}
-    assert experiments.fastest(none, 0.25) == 0.02  # neither reaches it: the lower end
+    assert figure1.fastest(none, 0.25) == 0.02  # neither reaches it: the lower end
 
 
 def test_a_run_keeps_the_description_it_was_trained_under(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from conftest import write_cifar_layout
 
-from alexnet_tf import augment, data, evaluate, experiments, models, plots
+from alexnet_tf import augment, data, evaluate, experiments, figure1, models, plots
 from alexnet_tf.config import TrainConfig, resolve
 from alexnet_tf.errors import UsageError
 from alexnet_tf.flags import build_parser as build_train_parser
@@ -75,17 +75,17 @@ def test_figure1_cnn4_has_four_weight_layers():
 
 def test_figure1_sweeps_each_activation_over_the_same_learning_rates():
     """§3.1: each network at its own best rate, so both activations train at every rate of
-    FIGURE1_LRS, with the same budget and nothing else different; no regularisation. Each sweep
+    figure1.LRS, with the same budget and nothing else different; no regularisation. Each sweep
     runs in three settings that differ from He init's in their flags alone: §5's init, and §5's
     init on §2's raw pixels (0-255 minus the mean image)."""
     expected = {"he": ("he", "channel", False), "paper": ("paper", "channel", False)}
     expected["raw"] = ("paper", "image", True)
-    assert list(experiments.FIGURE1_SETTINGS) == list(expected)
+    assert list(figure1.SETTINGS) == list(expected)
     for setting, (init, mean, raw) in expected.items():
-        extra = experiments.FIGURE1_SETTINGS[setting].flags
-        relu, tanh = (experiments.figure1_names(a, setting) for a in ("relu", "tanh"))
-        assert len(relu) == len(tanh) == len(experiments.FIGURE1_LRS) >= 3
-        for r, t, lr in zip(relu, tanh, experiments.FIGURE1_LRS, strict=True):
+        extra = figure1.SETTINGS[setting].flags
+        relu, tanh = (figure1.names(a, setting) for a in ("relu", "tanh"))
+        assert len(relu) == len(tanh) == len(figure1.LRS) >= 3
+        for r, t, lr in zip(relu, tanh, figure1.LRS, strict=True):
             fr, ft = experiments.flags(r), experiments.flags(t)
             assert fr[fr.index("--lr") + 1] == ft[ft.index("--lr") + 1] == f"{lr:g}"
             assert fr[fr.index("--activation") + 1] == "relu" and "tanh" in ft
@@ -95,10 +95,10 @@ def test_figure1_sweeps_each_activation_over_the_same_learning_rates():
             assert "--no-augment" in fr and fr[fr.index("--schedule") + 1] == "constant"
             c = resolve(config_from_args(build_train_parser().parse_args(fr)))
             assert (c.init, c.mean, c.raw_pixels) == (init, mean, raw)
-            he = experiments.flags(experiments.figure1_name("relu", lr))
+            he = experiments.flags(figure1.name("relu", lr))
             assert fr == [*he[: he.index("--epochs")], *extra, *he[he.index("--epochs") :]]
-    assert experiments.figure1_name("tanh", 0.02, "paper") == "cnn4_tanh_paper_init_lr_0.02"
-    assert experiments.figure1_name("relu", 0.01, "raw") == "cnn4_relu_raw_pixels_lr_0.01"
+    assert figure1.name("tanh", 0.02, "paper") == "cnn4_tanh_paper_init_lr_0.02"
+    assert figure1.name("relu", 0.01, "raw") == "cnn4_relu_raw_pixels_lr_0.01"
     assert experiments.flags("cnn4_relu_lr_0.01")[-2:] == ["--epochs", "10"]
 
 
