@@ -220,8 +220,9 @@ for (setting, act), workdir in workdirs.items():
 # - At 2012's scale, 0-255 pixels under §5's $N(0, 0.01)$, the tanh network is slow at every
 #   rate: its best is 31.8% after 10 epochs, an error ReLU had in epoch 4, 2.5x sooner.
 #   That is the paper's sign, not yet its 6x.
-# - The raw-pixel ReLU net wants a small rate: it is fastest at the lowest rate tried, and
-#   at 0.01 it stalls at 64% error. A rate below 0.00125 could only make ReLU's lead larger.
+# - The raw-pixel ReLU net wants a small rate: it is fastest at the sweep's lowest, 0.00125,
+#   and at 0.01 it stalls at 64% error. Half of it, 0.000625, also crosses 25% in epoch 7
+#   (one run, results/README.md): ReLU's 7 is bracketed, not a bound.
 #
 # The saturation above says why. On raw pixels 99.3% of tanh1's trained units are beyond
 # |0.9| and their mean derivative is 0.00: conv1 passes no gradient, so the tanh network
