@@ -72,6 +72,10 @@ VARIANTS = {
         "the faithful recipe with §5's init on §2's raw 0-255 pixels, less the mean image",
         ("--recipe", "paper", "--init", "paper", "--mean", "image", "--raw-pixels"),
     ),
+    "paper_caffe_init": Variant(
+        "the faithful recipe with Caffe's init: N(0, 0.01), fc6/fc7 N(0, 0.005), biases 0.1",
+        ("--recipe", "paper", "--init", "caffe"),
+    ),
     # Chapters: one idea each.
     "paper_no_lrn": Variant(
         "the faithful recipe without LRN", ("--recipe", "paper", "--norm", "none")

@@ -206,6 +206,24 @@ def neuron_counts(model: keras.Model) -> list[int]:
     return counts
 
 
+def image_dependence(model: keras.Model, images) -> dict[str, float]:
+    """How much of each layer's output depends on the image, conv1..conv5 (before their
+    activation) and fc6..fc8: its standard deviation across ``images`` over its mean
+    magnitude, averaged over units. Near 0 the layer answers every image alike (its biases
+    swamp the signal), so the loss cannot tell the layers below it anything: what §5's
+    N(0, 0.01) with biases of 1 does to the CIFAR variant at init (results/README.md)."""
+    import numpy as np
+
+    names = [layer.name for layer in model.layers if layer.name.startswith(("conv", "fc"))]
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    outputs = probe(images, training=False)
+    share = {}
+    for name, out in zip(names, outputs, strict=True):
+        out = np.asarray(out, np.float32).reshape(len(out), -1)
+        share[name] = float(out.std(axis=0).mean() / (np.abs(out).mean() + 1e-12))
+    return share
+
+
 def with_keras_groups(model: keras.Model) -> keras.Model:
     """A copy of ``model`` whose towers are native ``keras.layers.Conv2D(groups=2)`` layers.
 

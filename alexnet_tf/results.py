@@ -32,6 +32,11 @@ TABLES = (
     ),
     ("§3.3 LRN, in the faithful recipe", ("paper", "paper_no_lrn"), "paper"),
     (
+        "§5's init on §2's inputs, and Caffe's, in the faithful recipe",
+        ("paper", "paper_normal_init", "paper_raw_pixels", "paper_caffe_init"),
+        "paper",
+    ),
+    (
         "§3.4 overlapping pooling, in the recipe without cutout",
         ("no_cutout", "plain_pooling"),
         "no_cutout",

@@ -11,6 +11,7 @@ from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
 from alexnet_tf.models import (
     alexnet,
     build_model,
+    image_dependence,
     neuron_counts,
     with_keras_groups,
 )
@@ -218,3 +219,22 @@ def test_overfits_one_small_batch():
         model.train_on_batch(x, y)
     end = float(model.evaluate(x, y, verbose=0))
     assert end < 0.1 * start, (start, end)
+
+
+def test_image_dependence_shows_the_signal_section5_init_starves():
+    """At init, He's weights keep every layer's output image-dependent; §5's N(0, 0.01) with
+    biases of 1 leave fc7 answering every image alike (the faithful recipe then sits at
+    chance: results/README.md), and §2's raw 0-255 scale helps only the layers below conv4."""
+    x = np.random.default_rng(0).standard_normal((32, 32, 32, 3)).astype("float32")
+
+    def share(init, scale=1.0):
+        model = build_model("alexnet_cifar", init=init, norm="lrn", seed=0, input_scale=scale)
+        # raw: [0, 1] pixels less the mean image (std ~0.25), which the model scales by 255
+        return image_dependence(model, x / 4 if scale > 1 else x)
+
+    he, paper, raw = share("he"), share("paper"), share("paper", 255.0)
+    assert list(he) == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+    assert min(he.values()) > 0.1
+    assert paper["conv1"] == pytest.approx(he["conv1"], rel=0.05)  # conv1 has no bias of 1
+    assert paper["conv2"] < 0.02 and paper["fc7"] < 1e-3
+    assert raw["conv2"] > 0.2 and raw["fc7"] < 1e-2 and raw["fc7"] > 10 * paper["fc7"]
