@@ -83,7 +83,7 @@ FLAGS = {
         ["--activation", "tanh"],
         "trained with --activation relu: resume it with --activation relu",
     ),
-    "raw pixels on resume": (
+    "another mean on resume": (
         ["--mean", "none", "--raw-pixels"],
         "trained with --mean channel: resume it with --mean channel",
     ),

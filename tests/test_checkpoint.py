@@ -46,3 +46,22 @@ def test_prepare_workdir_rejects_unwritable(tmp_path):
     with pytest.raises(UsageError, match="not writable"):
         checkpoint.prepare_workdir(blocker / "run")
     assert (checkpoint.prepare_workdir(tmp_path / "run") / checkpoint.CHECKPOINT_DIR).is_dir()
+
+
+def test_resume_refuses_another_network_or_input_scale(tmp_path):
+    """The fields of SAME_ON_RESUME have no weights of their own: a resume that changed one
+    would load silently, so it is refused, naming the flag as the run was trained."""
+    ck = tmp_path / checkpoint.CHECKPOINT_DIR
+    ck.mkdir()
+    saved = {"model": "cnn4", "dataset": "cifar10", "mean": "image", "raw_pixels": True}
+    (ck / "epoch-0001.keras").write_bytes(b"x")
+    (ck / "epoch-0001.json").write_text(json.dumps({"epochs_completed": 1, "config": saved}))
+    checkpoint.check_compatible(tmp_path, dict(saved))  # the same run: resumes
+    with pytest.raises(UsageError, match="trained with --raw-pixels: resume it with --raw-pix"):
+        checkpoint.check_compatible(tmp_path, {**saved, "raw_pixels": False})
+    with pytest.raises(UsageError, match="trained with --mean image: resume it with --mean im"):
+        checkpoint.check_compatible(tmp_path, {**saved, "mean": "none"})
+    # a run saved before a field existed is not compared on it
+    old = {k: v for k, v in saved.items() if k != "raw_pixels"}
+    (ck / "epoch-0001.json").write_text(json.dumps({"epochs_completed": 1, "config": old}))
+    checkpoint.check_compatible(tmp_path, {**saved, "raw_pixels": False})
