@@ -184,13 +184,14 @@ workdirs = {
     for setting in sweep
     for act in ACTS
 }
-config = experiments.load(workdirs["he", "relu"])["config"]  # all trained on the same images
+configs = {key: sweep[key[0]][key[1]][best[key[0]][key[1]]]["config"] for key in workdirs}
+config = configs["he", "relu"]  # all trained on the same images
 source = data.load_source(
     config["dataset"], s.data_dir, image_size=32, num_examples=config.get("num_examples")
 )
 views = {}  # each run's own test view: standardised, or minus its mean image (raw pixels)
 for (setting, act), workdir in workdirs.items():
-    mean = experiments.load(workdir)["config"]["mean"]
+    mean = configs[setting, act]["mean"]
     if mean not in views:
         pipeline = data.eval_pipeline(source, 500, image_size=32, mean=mean, cache_dir=workdir)
         views[mean] = next(iter(pipeline))[0]
