@@ -115,6 +115,7 @@ if s.fast:
         num_examples=16,
         batch_size=16,
         precision="float32",
+        image_size=67,  # conv1 as the paper's; a 1x1 map (not 6x6) into fc6: 23M weights, not 61M
     )
 else:
     config = TrainConfig(

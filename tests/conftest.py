@@ -21,9 +21,15 @@ def pytest_configure(config):
     """Before any test module imports TensorFlow, where tests run (an xdist worker, or a run
     without workers): the package's set-up (oneDNN CPU kernels on, as the CLIs have them; see
     alexnet_tf.cli.import_tensorflow_quietly) holds in this process too. The xdist controller
-    runs no test, so it skips TensorFlow's import (7-9 s before the workers start)."""
+    runs no test, so it skips TensorFlow's import (7-9 s before the workers start).
+
+    The CPU is split into two logical devices, as ``--devices 2`` does before TensorFlow
+    starts, so that tests of two replicas (MirroredStrategy) run in the worker, not in a new
+    process that imports TensorFlow again. Everything else runs on the first, as without it."""
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
-        import alexnet_tf  # noqa: F401
+        from alexnet_tf import distribute
+
+        distribute.split_devices(2)
 
 
 def pytest_collection_modifyitems(items):

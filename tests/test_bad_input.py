@@ -176,7 +176,8 @@ def test_odd_and_unreadable_images_in_a_folder(tmp_path, capfd):
 
 
 def test_batch_not_divisible_by_replicas(tmp_path):
-    """A real process: the device split needs a fresh TensorFlow, and stderr must stay clean."""
+    """A real process: the CLI splits the CPU in two before TensorFlow starts (the test
+    processes are split already: tests/conftest.py), and stderr must stay clean."""
     r = run_module(
         "alexnet_tf.train", "--dataset", "synthetic", "--strategy", "mirrored", "--devices",
         "2", "--batch-size", "7", "--epochs", "1", "--workdir", tmp_path / "w",

@@ -1,5 +1,7 @@
 """Every chapter runs in FAST mode (its own asserts are the test) and is a clean jupytext pair."""
 
+import os
+
 import jupytext
 import nbformat
 import pytest
@@ -14,14 +16,41 @@ def test_there_are_seven_chapters():
 
 
 @pytest.fixture(scope="module")
-def fast_runs(tmp_path_factory):
-    """One FAST runs dir for all chapters: a variant two chapters use trains once."""
-    return tmp_path_factory.mktemp("fast-runs")
+def kernel(tmp_path_factory):
+    """One Jupyter kernel per pytest-xdist worker, shared by the chapters that worker runs.
+
+    A kernel's start imports TensorFlow (7-8 CPU-s on 2 cores); seven of them were a tenth of
+    the suite. Each chapter still runs as a notebook in a real kernel, after ``%reset -f``
+    (a chapter cannot lean on names another left behind), and one FAST runs dir is shared, so
+    a variant two chapters use trains once."""
+    from jupyter_client.manager import KernelManager
+
+    tmp = tmp_path_factory.mktemp("chapters")
+    env = {
+        **os.environ,
+        "ALEXNET_FAST": "1",
+        "ALEXNET_FAST_RUNS": str(tmp / "fast-runs"),
+        "MPLBACKEND": "Agg",
+        "TMPDIR": str(tmp),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": str(REPO),  # the kernel imports this checkout
+    }
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=env, cwd=str(REPO / "chapters"))
+    yield km
+    km.shutdown_kernel(now=True)
 
 
 # Chapters that train the same variant run in one pytest-xdist worker (--dist loadgroup), so
 # its FAST run is shared: 02 and 03 compare against `no_cutout`, 04 and 05 against `small`.
 SHARED = {"02": "no_cutout", "03": "no_cutout", "04": "small", "05": "small"}
+# Before each chapter. The CPU is split in two, as chapter 6 does in a fresh kernel: in a kernel
+# that ran another chapter TensorFlow has started, and the split must come before that.
+RESET = """%reset -f
+import matplotlib.pyplot
+from alexnet_tf import distribute
+matplotlib.pyplot.close("all")
+distribute.split_devices(2)"""
 
 
 def _grouped(path):
@@ -32,17 +61,18 @@ def _grouped(path):
 
 @pytest.mark.heavy
 @pytest.mark.parametrize("path", [_grouped(p) for p in CHAPTERS])
-def test_chapter_runs_in_fast_mode(path, monkeypatch, tmp_path, fast_runs):
-    monkeypatch.setenv("ALEXNET_FAST", "1")
-    monkeypatch.setenv("ALEXNET_FAST_RUNS", str(fast_runs))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the kernel imports this checkout
+def test_chapter_runs_in_fast_mode(path, kernel):
     nb = jupytext.read(path)
-    NotebookClient(
-        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    nb.cells.insert(0, nbformat.v4.new_code_cell(RESET))
+    client = NotebookClient(nb, km=kernel, timeout=240)
+    try:
+        client.execute()
+    except BaseException:
+        kernel.restart_kernel(now=True)  # the next chapter starts clean
+        raise
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
 

@@ -1,9 +1,6 @@
 """LRN against a NumPy implementation of §3.3's formula; towers against Conv2D(groups=2);
 the fused batch norm against Keras's."""
 
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -147,31 +144,18 @@ def test_fused_batch_norm_reads_bfloat16_and_keeps_float32_statistics():
     np.testing.assert_allclose(tf.reduce_mean(tf.cast(y, tf.float32), [0, 1, 2]), 0, atol=0.02)
 
 
-# Two replicas on two logical CPUs: the devices must be split before TensorFlow starts.
-_TWO_REPLICAS = """
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from alexnet_tf.layers import FusedBatchNormalization
-x = np.random.default_rng(0).normal(0, 1, (4, 2, 2, 3)).astype("float32")
-x[2:] += 5.0  # the second replica's half has another mean
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-with strategy.scope():
-    layer = FusedBatchNormalization(epsilon=0.0)
-    layer.build(x.shape)
-halves = strategy.experimental_distribute_values_from_function(
-    lambda ctx: x[2 * ctx.replica_id_in_sync_group : 2 * ctx.replica_id_in_sync_group + 2]
-)
-y = strategy.run(tf.function(lambda v: layer(v, training=True)), args=(halves,))
-y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(y)])
-want = (x - x.mean((0, 1, 2))) / x.std((0, 1, 2))
-print(float(np.abs(y - want).max()))
-"""
-
-
 def test_fused_batch_norm_uses_the_global_batch_on_two_replicas():
-    r = subprocess.run(
-        [sys.executable, "-c", _TWO_REPLICAS], capture_output=True, text=True, timeout=120
+    """Two replicas on the two logical CPUs the test process has (tests/conftest.py)."""
+    x = np.random.default_rng(0).normal(0, 1, (4, 2, 2, 3)).astype("float32")
+    x[2:] += 5.0  # the second replica's half has another mean
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        layer = FusedBatchNormalization(epsilon=0.0)
+        layer.build(x.shape)
+    halves = strategy.experimental_distribute_values_from_function(
+        lambda ctx: x[2 * ctx.replica_id_in_sync_group : 2 * ctx.replica_id_in_sync_group + 2]
     )
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert float(r.stdout.split()[-1]) < 1e-4  # per-replica moments would be off by ~2.5
+    y = strategy.run(tf.function(lambda v: layer(v, training=True)), args=(halves,))
+    y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(y)])
+    want = (x - x.mean((0, 1, 2))) / x.std((0, 1, 2))
+    assert np.abs(y - want).max() < 1e-4  # per-replica moments would be off by ~2.5

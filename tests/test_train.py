@@ -170,30 +170,18 @@ def test_ema_run_saves_the_average_and_logs_both(tmp_path):
         np.testing.assert_array_equal(s, again)
 
 
-@pytest.mark.heavy
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    """The training CLI's main in this process, on the two logical CPUs the test process has
+    (tests/conftest.py; test_batch_not_divisible_by_replicas splits them in a new process)."""
+    from alexnet_tf import train
+
     work = tmp_path / "run"
-    r = run_module(
-        "alexnet_tf.train",
-        "--dataset",
-        "synthetic",
-        "--strategy",
-        "mirrored",
-        "--devices",
-        "2",
-        "--num-examples",
-        "32",
-        "--ema",  # the average's updates and swaps on mirrored variables
-        "0.9",
-        "--ema-bn-batches",  # its recomputed statistics: 2 batches, not 50 (~18 CPU-s here)
-        "2",
-        "--norm",  # and its batch-norm statistics, summed over the replicas
-        "batch",
-        "--workdir",
-        work,
-        *SMALL,
-    )
-    assert r.returncode == 0, r.stderr
+    argv = ["--dataset", "synthetic", "--strategy", "mirrored", "--devices", "2"]
+    argv += ["--num-examples", "32", "--workdir", str(work), *SMALL]
+    argv += ["--ema", "0.9"]  # the average's updates and swaps on mirrored variables
+    argv += ["--ema-bn-batches", "2"]  # its recomputed statistics: 2 batches, not 50
+    argv += ["--norm", "batch"]  # and its batch-norm statistics, summed over the replicas
+    assert train.main(argv) == 0
     m = _json(work / "metrics.json")
     assert m["replicas"] == 2 and m["epochs_completed"] == 1
     assert 0 <= m["live_top1_error"] <= 1 and m["history"][0]["val_loss"] > 0
