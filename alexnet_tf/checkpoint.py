@@ -194,7 +194,7 @@ def discard_from(workdir: str | os.PathLike, global_step: int) -> None:
 
 # What the saved weights compute, or the inputs they were trained on: a change would load
 # without a word (LRN, pooling and the activations have no weights; nor has input_scale).
-SAME_ON_RESUME = ("activation", "norm", "pooling", "towers", "mean", "raw_pixels")
+SAME_ON_RESUME = ("activation", "norm", "lrn_alpha", "pooling", "towers", "mean", "raw_pixels")
 
 
 def _flag(key: str, value) -> str:

@@ -56,6 +56,7 @@ class TrainConfig:
     # before it is evaluated or saved (0: it keeps the trained weights'); batchnorm.py
     ema_bn_batches: int = 50
     norm: str | None = None  # "lrn", "batch", "none"
+    lrn_alpha: float = 1e-4  # §3.3's alpha; 0 leaves LRN its constant k^-beta (chapter 2)
     towers: int = 2
     dropout: float = 0.5
     pooling: str = "overlapping"  # §3.4: 3x3 windows, stride 2; "plain": 2x2, stride 2
@@ -226,6 +227,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UsageError(f"checkpoint steps must be >= 0, got {c.checkpoint_steps}")
     if not c.time_budget >= 0:
         raise UsageError(f"time budget must be >= 0 minutes (0: none), got {c.time_budget}")
+    if not c.lrn_alpha >= 0:
+        raise UsageError(f"LRN alpha must be >= 0 (§3.3: 1e-4), got {c.lrn_alpha}")
     if c.cutout < 0:
         raise UsageError(f"cutout must be >= 0 pixels, got {c.cutout}")
     if c.raw_pixels and c.mean == "channel":

@@ -59,6 +59,12 @@ def build_parser():
         "the trained weights')",
     )
     p.add_argument("--norm", help="lrn (§3.3) | batch | none")
+    p.add_argument(
+        "--lrn-alpha",
+        type=float,
+        default=c.lrn_alpha,
+        help="§3.3's LRN alpha (1e-4); 0 leaves each LRN its constant division by k^beta",
+    )
     p.add_argument("--towers", type=int, default=c.towers, help="2 (§3.2) or 1")
     p.add_argument("--dropout", type=float, default=c.dropout)
     p.add_argument("--init", help="paper (§5) | caffe (§5, biases 0.1) | he | glorot")

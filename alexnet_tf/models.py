@@ -14,7 +14,12 @@ from alexnet_tf.architectures import (
     PAPER,
     Architecture,
 )
-from alexnet_tf.layers import FusedBatchNormalization, LocalResponseNormalization, TowerConv2D
+from alexnet_tf.layers import (
+    LRN_ALPHA,
+    FusedBatchNormalization,
+    LocalResponseNormalization,
+    TowerConv2D,
+)
 
 
 def _scaled(n: int, width: float, multiple: int) -> int:
@@ -49,6 +54,7 @@ def alexnet(
     num_classes: int | None = None,
     input_size: int | None = None,
     norm: str = "lrn",
+    lrn_alpha: float = LRN_ALPHA,
     overlapping_pool: bool = True,
     activation: str = "relu",
     dropout: float = 0.5,
@@ -65,6 +71,7 @@ def alexnet(
       arch: layer sizes (:data:`PAPER`, :data:`ONE_WEIRD_TRICK`, :data:`CIFAR`) or their name.
       norm: ``"lrn"`` (§3.3, where the architecture places it), ``"batch"`` (batch norm after
         every convolution, a modern replacement) or ``"none"``.
+      lrn_alpha: §3.3's alpha (1e-4); 0 leaves LRN its constant division by k^beta.
       overlapping_pool: 3x3 windows with stride 2 (§3.4) or plain 2x2 stride 2.
       activation: ``"relu"`` (§3.1) or ``"tanh"`` (the saturating baseline of Figure 1).
       dropout: rate after fc6 and fc7 (§4.2: 0.5).
@@ -114,7 +121,9 @@ def alexnet(
             x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = keras.layers.Activation(activation, name=f"{activation}{i}")(x)
         if norm == "lrn" and spec.lrn:
-            x = LocalResponseNormalization(name=f"lrn{i}")(x)  # §3.3: after the ReLU
+            x = LocalResponseNormalization(alpha=lrn_alpha, name=f"lrn{i}")(
+                x
+            )  # §3.3: after the ReLU
         if spec.pool:
             x = keras.layers.MaxPooling2D(pool, stride, padding=arch.pool_padding, name=f"pool{i}")(
                 x
@@ -222,6 +231,43 @@ def image_dependence(model: keras.Model, images) -> dict[str, float]:
         out = np.asarray(out, np.float32).reshape(len(out), -1)
         share[name] = float(out.std(axis=0).mean() / (np.abs(out).mean() + 1e-12))
     return share
+
+
+def lrn_inhibition(model: keras.Model, images) -> dict[str, float]:
+    """How much each LRN layer does beyond a constant scale, on ``images``: one less the median,
+    over positive activities a, of its output over a / k^beta, the output when the neighbours'
+    energy alpha * sum a^2 is nothing next to k. 0: the layer only multiplies by 2^-0.75 = 0.59
+    and the kernels do not compete. §3.3's k = 2, n = 5, alpha = 1e-4 make the sum matter at
+    activities of order sqrt(k / (n alpha)) = 63 (chapter 2)."""
+    import numpy as np
+
+    norms = [layer for layer in model.layers if isinstance(layer, LocalResponseNormalization)]
+    if not norms:
+        return {}
+    probe = keras.Model(model.input, [[la.input, la.output] for la in norms])
+    share = {}
+    for layer, (a, b) in zip(norms, probe(images, training=False), strict=True):
+        a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+        positive = a > 0
+        ratio = b[positive] / (a[positive] / layer.bias**layer.beta)
+        share[layer.name] = float(1 - np.median(ratio))
+    return share
+
+
+def lrn_as_constant(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` with the same weights whose LRN layers keep only their constant part:
+    alpha = 0, so each divides by k^beta and no kernel inhibits another. Evaluated against the
+    model itself, it shows what §3.3's competition contributes to what a network learned."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, LocalResponseNormalization):
+            config["alpha"] = 0.0
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def with_keras_groups(model: keras.Model) -> keras.Model:

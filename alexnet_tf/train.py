@@ -85,6 +85,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         try:
             model = models.build_model(
                 c.model, num_classes=num_classes, input_size=image_size, norm=c.norm,
+                lrn_alpha=c.lrn_alpha,
                 towers=c.towers, dropout=c.dropout, init=c.init, seed=c.seed,
                 overlapping_pool=c.pooling == "overlapping", activation=c.activation,
                 input_scale=255.0 if c.raw_pixels else 1.0,

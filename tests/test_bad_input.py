@@ -76,6 +76,7 @@ FLAGS = {
     "ema decay of 1": (["--ema", "1"], "ema decay must be in [0, 1)"),
     "negative ema bn batches": (["--ema-bn-batches", "-1"], "ema bn batches must be >= 0"),
     "alternating flips without views": (["--alternating-flip", "--no-augment"], "no-augment"),
+    "negative LRN alpha": (["--lrn-alpha=-1e-4"], "LRN alpha must be >= 0"),
     "raw pixels standardised": (["--raw-pixels"], "--raw-pixels needs --mean image or none"),
     "raw pixels whitened": (["--raw-pixels", "--mean", "none", "--whiten"], "do not combine"),
     "ema added to a run without it": (["--ema", "0.9"], "trained without --ema: resume it without"),

@@ -61,6 +61,11 @@ def test_resume_refuses_another_network_or_input_scale(tmp_path):
         checkpoint.check_compatible(tmp_path, {**saved, "raw_pixels": False})
     with pytest.raises(UsageError, match="trained with --mean image: resume it with --mean im"):
         checkpoint.check_compatible(tmp_path, {**saved, "mean": "none"})
+    (ck / "epoch-0001.json").write_text(
+        json.dumps({"epochs_completed": 1, "config": {**saved, "lrn_alpha": 0.0}})
+    )
+    with pytest.raises(UsageError, match="trained with --lrn-alpha 0.0: resume it with --lrn-alp"):
+        checkpoint.check_compatible(tmp_path, {**saved, "lrn_alpha": 1e-4})
     # a run saved before a field existed is not compared on it
     old = {k: v for k, v in saved.items() if k != "raw_pixels"}
     (ck / "epoch-0001.json").write_text(json.dumps({"epochs_completed": 1, "config": old}))

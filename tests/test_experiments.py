@@ -1,5 +1,6 @@
 """Ablation variants, recipes, Figure 1's net, evaluation extras and plots: pinned values."""
 
+import dataclasses
 import json
 
 import keras
@@ -71,6 +72,53 @@ def test_figure1_cnn4_has_four_weight_layers():
     ) + (4 * 4 * 64 * 10 + 10)
     assert m.get_layer("tanh1").activation.__name__ == "tanh"
     assert not [layer for layer in m.layers if "dropout" in layer.name or "lrn" in layer.name]
+
+
+def test_section33_cifar_claim_puts_lrn_in_the_four_layer_cnn_and_nothing_else():
+    """§3.3's CIFAR-10 claim (a four-layer CNN, 13% test error without LRN, 11% with): the
+    cnn4_lrn and cnn4_no_lrn variants differ in the norm alone, under the faithful recipe;
+    --norm lrn puts §3.3's LRN after conv1's and conv2's ReLUs, before their pooling, and
+    adds no parameter. At He init on standardised pixels it is a constant 2^-0.75 (the
+    kernels do not compete); on 255x the input, §2's raw scale, it inhibits."""
+
+    def config(name):
+        args = build_train_parser().parse_args(experiments.flags(name, "D"))
+        return config_from_args(args)
+
+    lrn = resolve(config("cnn4_lrn"))
+    assert (lrn.model, lrn.norm, lrn.init, lrn.schedule, lrn.lr, lrn.epochs) == (
+        "cnn4", "lrn", "he", "plateau", 0.01, 20,
+    )  # fmt: skip
+    saved = dataclasses.asdict(resolve(config("cnn4_no_lrn")))
+    assert experiments.changes(saved, config("cnn4_lrn")) == ["norm none -> lrn"]
+
+    m = models.build_model("cnn4", norm="lrn", seed=0)
+    names = [layer.name for layer in m.layers]
+    assert names[1:9] == ["conv1", "relu1", "lrn1", "pool1", "conv2", "relu2", "lrn2", "pool2"]
+    assert "lrn3" not in names and m.count_params() == 89_578
+    layer = m.get_layer("lrn1")
+    assert (layer.depth_radius, layer.bias, layer.alpha, layer.beta) == (2, 2.0, 1e-4, 0.75)
+    x = np.random.default_rng(0).standard_normal((8, 32, 32, 3)).astype("float32")
+    quiet = models.lrn_inhibition(m, x)
+    assert set(quiet) == {"lrn1", "lrn2"} and max(quiet.values()) < 1e-3  # measured: 3e-4
+    raw = models.build_model("cnn4", norm="lrn", seed=0, input_scale=255.0)
+    assert models.lrn_inhibition(raw, x)["lrn1"] > 0.5  # measured: 0.86
+    # lrn_as_constant: the same weights, alpha 0 (each LRN divides by k^beta, nothing else)
+    const = models.lrn_as_constant(raw)
+    assert models.lrn_inhibition(const, x) == {"lrn1": 0.0, "lrn2": 0.0}
+    assert raw.get_layer("lrn2").alpha == 1e-4 and const.get_layer("lrn2").alpha == 0.0
+    np.testing.assert_array_equal(const.get_layer("conv2").kernel, raw.get_layer("conv2").kernel)
+    assert np.abs(const(x) - raw(x)).max() > 1  # measured: 160, on logits of up to 12
+    logits = np.asarray(m(x))  # standardised pixels: the competition moves them by ~0.1%
+    assert np.abs(models.lrn_as_constant(m)(x) - logits).max() < 0.01 * np.abs(logits).max()
+    # --lrn-alpha 0 (cnn4_lrn_constant) builds what lrn_as_constant makes of a trained net
+    constant = resolve(config("cnn4_lrn_constant"))
+    assert (constant.norm, constant.lrn_alpha, lrn.lrn_alpha) == ("lrn", 0.0, 1e-4)
+    built = models.build_model("cnn4", norm="lrn", lrn_alpha=0.0, seed=0)
+    assert [la.alpha for la in built.layers if "lrn" in la.name] == [0.0, 0.0]
+    built.set_weights(m.get_weights())
+    np.testing.assert_allclose(built(x), models.lrn_as_constant(m)(x), rtol=1e-6, atol=1e-6)
+    assert models.lrn_inhibition(models.build_model("cnn4", seed=0), x) == {}
 
 
 def test_figure1_sweeps_each_activation_over_the_same_learning_rates():
