@@ -32,6 +32,11 @@ TABLES = (
     ),
     ("§3.3 LRN, in the faithful recipe", ("paper", "paper_no_lrn"), "paper"),
     (
+        "§3.3's CIFAR-10 test: the four-layer CNN, 20 epochs",
+        ("cnn4_lrn", "cnn4_no_lrn"),
+        "cnn4_lrn",
+    ),
+    (
         "§5's init on §2's inputs, and Caffe's, in the faithful recipe",
         ("paper", "paper_normal_init", "paper_raw_pixels", "paper_caffe_init"),
         "paper",

@@ -126,21 +126,34 @@ for m in runs.values():
 # *"On the CIFAR-10 dataset ... a four-layer CNN achieved a 13% test error rate without
 # normalization and 11% with normalization."* Figure 1's network (`--model cnn4`: three 5x5
 # convolutions and a classifier) with §3.3's LRN after conv1's and conv2's ReLUs, as in
-# AlexNet, against the same network without it: the faithful recipe, 20 epochs each.
+# AlexNet, against the same network without it: the faithful recipe, 20 epochs each. A third
+# run keeps only LRN's constant part (`--lrn-alpha 0`: every activity divided by
+# $k^\beta = 2^{0.75} = 1.68$, no kernel inhibiting another), for 8 epochs.
 
 # %%
-four = {"LRN": s.run("cnn4_lrn"), "no LRN": s.run("cnn4_no_lrn")}
-training = {f"{k}, training": m["history"] for k, m in four.items()}
+four = {
+    "LRN": s.run("cnn4_lrn"),
+    "no LRN": s.run("cnn4_no_lrn"),
+    "alpha = 0": s.run("cnn4_lrn_constant"),
+}
+training = {f"{k}, training": four[k]["history"] for k in ("LRN", "no LRN")}
 fig = plots.curves(training, "top1_error", ylabel="top-1 error (%)", title="cnn4 on CIFAR-10")
 test = {f"{k}, test": m["history"] for k, m in four.items()}
 plots.curves(
     test, "val_top1_error", ylabel="top-1 error (%)", title="cnn4 on CIFAR-10", ax=fig.axes[0]
 )
 s.save(fig, "lrn_four_layer_cnn")
+at = len(four["alpha = 0"]["history"])  # the epoch all three reached
 for k, m in four.items():
     print(
-        f"{k:7s} test top-1 error {100 * m['top1_error']:.2f}% after {m['epochs_completed']} epochs"
+        f"{k:9s} test top-1 error {100 * m['history'][at - 1]['val_top1_error']:.2f}% after {at} "
+        f"epochs, {100 * m['top1_error']:.2f}% after {m['epochs_completed']}"
     )
+gap = max(
+    abs(a["val_top1_error"] - b["val_top1_error"])
+    for a, b in zip(four["LRN"]["history"], four["alpha = 0"]["history"], strict=False)
+)
+print(f"LRN against alpha = 0, epochs 1-{at}: test error apart by at most {100 * gap:.2f} points")
 
 # %% [markdown]
 # ## Is it the competition?
@@ -162,3 +175,24 @@ with_lrn = evaluate.evaluate(model, views)["top1_error"]
 constant = evaluate.evaluate(models.lrn_as_constant(model), views)["top1_error"]
 print(f"test top-1 error {100 * with_lrn:.2f}% with LRN, {100 * constant:.2f}% with alpha = 0")
 assert set(inhibition) == {"lrn1", "lrn2"} and 0 <= with_lrn <= 1 and 0 <= constant <= 1
+
+# %% [markdown]
+# **What we measured** (full mode, a 2-core AMD EPYC, float32; chapters/RESULTS.md):
+#
+# | cnn4, faithful recipe | test top-1 error, epoch 8 | epoch 20 |
+# |---|---:|---:|
+# | LRN (§3.3) | 28.89% | **22.14%** |
+# | no LRN | 36.38% | **29.74%** |
+# | LRN's constant alone (`--lrn-alpha 0`) | 28.85% | |
+#
+# **The direction of §3.3's claim holds, by more** (7.6 points against the paper's 2, on a
+# smaller net and budget than cuda-convnet's 11%). **But the competition does none of it.**
+# On the trained network LRN's output is within 0.01% of $a / k^\beta$, and with $\alpha = 0$
+# it scores 22.13% against 22.14%; trained with $\alpha = 0$ from the start, it follows LRN's
+# curve within 0.9 points at every epoch (training error within 0.3). What LRN gives here is
+# its constant, two divisions by 1.68 that make the logits 2.8x smaller at initialisation
+# (standard deviation 0.20 against 0.55): a scale, which is an initialisation and step-size
+# matter, not lateral inhibition. On inputs standardised to about unit scale, He-initialised
+# activities stay far below the 63 where §3.3's $\alpha$ starts to act; on §2's raw 0-255
+# pixels they would not (`models.lrn_inhibition` at He init: 27% in conv1 on CIFAR-10's
+# images as 0-255 less the mean image).
