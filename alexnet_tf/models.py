@@ -120,10 +120,8 @@ def alexnet(
             # TensorFlow's fused kernel on one replica (layers.py).
             x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = keras.layers.Activation(activation, name=f"{activation}{i}")(x)
-        if norm == "lrn" and spec.lrn:
-            x = LocalResponseNormalization(alpha=lrn_alpha, name=f"lrn{i}")(
-                x
-            )  # §3.3: after the ReLU
+        if norm == "lrn" and spec.lrn:  # §3.3: after the ReLU
+            x = LocalResponseNormalization(alpha=lrn_alpha, name=f"lrn{i}")(x)
         if spec.pool:
             x = keras.layers.MaxPooling2D(pool, stride, padding=arch.pool_padding, name=f"pool{i}")(
                 x

@@ -74,7 +74,7 @@ def test_figure1_cnn4_has_four_weight_layers():
     assert not [layer for layer in m.layers if "dropout" in layer.name or "lrn" in layer.name]
 
 
-def test_section33_cifar_claim_puts_lrn_in_the_four_layer_cnn_and_nothing_else():
+def test_section33_cifar_claim_variants_and_lrn_as_its_constant():
     """§3.3's CIFAR-10 claim (a four-layer CNN, 13% test error without LRN, 11% with): the
     cnn4_lrn and cnn4_no_lrn variants differ in the norm alone, under the faithful recipe;
     --norm lrn puts §3.3's LRN after conv1's and conv2's ReLUs, before their pooling, and
