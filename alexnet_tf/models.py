@@ -263,9 +263,7 @@ def lrn_as_constant(model: keras.Model) -> keras.Model:
             config["alpha"] = 0.0
         return layer.__class__.from_config(config)
 
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy
+    return _rebuilt(model, clone)
 
 
 def with_keras_groups(model: keras.Model) -> keras.Model:
@@ -280,6 +278,11 @@ def with_keras_groups(model: keras.Model) -> keras.Model:
             return keras.layers.Conv2D.from_config(layer.get_config())
         return layer.__class__.from_config(layer.get_config())
 
+    return _rebuilt(model, clone)
+
+
+def _rebuilt(model: keras.Model, clone) -> keras.Model:
+    """A copy of ``model`` with each layer made by ``clone(layer)``, holding the same weights."""
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
     return copy
