@@ -176,12 +176,18 @@ def changes(saved: dict, config) -> list[str]:
     return [f"{k} {saved[k]} -> {v}" for k, v in now.items() if k not in skip and saved[k] != v]
 
 
+def config(name: str, data_dir: str | None = None, epochs: int | None = None, fast=False):
+    """Variant ``name``'s TrainConfig as the training CLI makes it of :func:`flags` (not yet
+    resolved against its dataset's preset)."""
+    from alexnet_tf.flags import build_parser, config_from_args
+
+    return config_from_args(build_parser().parse_args(flags(name, data_dir, epochs, fast)))
+
+
 def stale(name: str, saved: dict, **how) -> list[str]:
     """:func:`changes` from a run's saved config to variant ``name``'s recipe of today
     (``how``: :func:`flags`' data_dir, epochs and fast)."""
-    from alexnet_tf.flags import build_parser, config_from_args
-
-    return changes(saved, config_from_args(build_parser().parse_args(flags(name, **how))))
+    return changes(saved, config(name, **how))
 
 
 def run(
@@ -199,18 +205,15 @@ def run(
     """
     from alexnet_tf import train
     from alexnet_tf.errors import TrainingStopped, UsageError
-    from alexnet_tf.flags import build_parser as build_parser_train
-    from alexnet_tf.flags import config_from_args
 
     workdir = Path(root) / name
-    args = build_parser_train().parse_args(flags(name, data_dir, epochs, fast))
-    budget = args.epochs
+    recipe = config(name, data_dir, epochs, fast)
+    budget = recipe.epochs
     done = load(workdir)
     if done and done.get("epochs_completed", 0) >= budget:
         # A run of the recipe as it was: reading it back would table a changed preset's
         # variant with the old one's number, so it is refused, and kept.
-        how = dict(data_dir=data_dir, epochs=epochs, fast=fast)
-        old = stale(name, done["config"], **how) if "config" in done else []
+        old = changes(done["config"], recipe) if "config" in done else []
         if old:
             raise UsageError(
                 f"{workdir} holds a run of another recipe ({', '.join(old[:4])}"
@@ -223,7 +226,7 @@ def run(
     record = {"name": name, "what": VARIANTS[name].what, "flags": list(VARIANTS[name].flags)}
     (workdir / "variant.json").write_text(json.dumps(record, indent=2) + "\n")
     try:
-        train.train_and_evaluate(config_from_args(args), str(workdir), verbose=verbose)
+        train.train_and_evaluate(recipe, str(workdir), verbose=verbose)
     except TrainingStopped as e:
         return {"failed": str(e), "epochs_completed": 0}
     return load(workdir)

@@ -81,16 +81,12 @@ def test_section33_cifar_claim_variants_and_lrn_as_its_constant():
     adds no parameter. At He init on standardised pixels it is a constant 2^-0.75 (the
     kernels do not compete); on 255x the input, §2's raw scale, it inhibits."""
 
-    def config(name):
-        args = build_train_parser().parse_args(experiments.flags(name, "D"))
-        return config_from_args(args)
-
-    lrn = resolve(config("cnn4_lrn"))
+    lrn = resolve(experiments.config("cnn4_lrn", "D"))
     assert (lrn.model, lrn.norm, lrn.init, lrn.schedule, lrn.lr, lrn.epochs) == (
         "cnn4", "lrn", "he", "plateau", 0.01, 20,
     )  # fmt: skip
-    saved = dataclasses.asdict(resolve(config("cnn4_no_lrn")))
-    assert experiments.changes(saved, config("cnn4_lrn")) == ["norm none -> lrn"]
+    saved = dataclasses.asdict(resolve(experiments.config("cnn4_no_lrn", "D")))
+    assert experiments.changes(saved, experiments.config("cnn4_lrn", "D")) == ["norm none -> lrn"]
 
     m = models.build_model("cnn4", norm="lrn", seed=0)
     names = [layer.name for layer in m.layers]
@@ -112,7 +108,7 @@ def test_section33_cifar_claim_variants_and_lrn_as_its_constant():
     logits = np.asarray(m(x))  # standardised pixels: the competition moves them by ~0.1%
     assert np.abs(models.lrn_as_constant(m)(x) - logits).max() < 0.01 * np.abs(logits).max()
     # --lrn-alpha 0 (cnn4_lrn_constant) builds what lrn_as_constant makes of a trained net
-    constant = resolve(config("cnn4_lrn_constant"))
+    constant = resolve(experiments.config("cnn4_lrn_constant", "D"))
     assert (constant.norm, constant.lrn_alpha, lrn.lrn_alpha) == ("lrn", 0.0, 1e-4)
     built = models.build_model("cnn4", norm="lrn", lrn_alpha=0.0, seed=0)
     assert [la.alpha for la in built.layers if "lrn" in la.name] == [0.0, 0.0]
