@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -96,6 +97,17 @@ def save(workdir: str | os.PathLike, model, state: dict) -> Path:
     write_json(f"{base}.json", state)
     _prune(workdir)
     return Path(f"{base}.keras")
+
+
+def publish(path: str | os.PathLike, model, saved: Path | None) -> None:
+    """Write ``model`` to ``path`` (a run's final ``model.keras``), atomically: a byte copy of
+    ``saved``, the checkpoint it was last saved as while unchanged since, or else
+    ``model.save``. (The paper's AlexNet, 488 MB with its optimizer state: 2.3 s to serialise
+    again on 2 cores, 0.7 s to copy.)"""
+    if saved is None:
+        atomic_write(path, lambda tmp: model.save(tmp))
+    else:
+        atomic_write(path, lambda tmp: shutil.copyfile(saved, tmp))
 
 
 def save_epoch(workdir: str | os.PathLike, epoch: int, model, state: dict) -> Path:

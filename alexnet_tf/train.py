@@ -178,9 +178,12 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             s["partial"] = [float(v) for v in sums]  # the epoch's sums so far
         return s
 
+    newest = None  # the checkpoint the model is saved in, until it changes
+
     def on_step(epoch: int, step: int, out, sums) -> None:
-        nonlocal global_step
+        nonlocal global_step, newest
         global_step += 1
+        newest = None
         log.step(
             global_step=global_step, epoch=epoch + 1, step=step,
             loss=float(out[0] / out[3]), top1_error=float(1.0 - out[1] / out[3]),
@@ -188,10 +191,10 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         due = c.checkpoint_steps and global_step % c.checkpoint_steps == 0
         if chief and due and step < steps:  # at an epoch's end the epoch checkpoint follows
             log.flush()
-            checkpoint.save(root, model, snapshot(epoch, step, sums))
+            newest = checkpoint.save(root, model, snapshot(epoch, step, sums))
 
     def on_epoch(epoch: int, sums, val: dict) -> bool:
-        nonlocal planned
+        nonlocal planned, newest
         n = sums[3]
         logs = {"loss": sums[0] / n, "top1": sums[1] / n, "top5": sums[2] / n}
         logs.update({f"val_{k}": v for k, v in val.items()})
@@ -211,7 +214,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
         history.append({"epoch": epoch, **{k: callbacks.num(v) for k, v in logs.items()}})
         log.flush()
         if chief:
-            checkpoint.save(root, model, snapshot(epoch, 0))
+            newest = checkpoint.save(root, model, snapshot(epoch, 0))
             log.epoch(history)
         if epoch >= planned and epoch < c.epochs and verbose:
             print(f"time budget of {c.time_budget:g} min: stopping after epoch {epoch}")
@@ -230,11 +233,14 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
     finally:
         log.close()
     # --ema: model.keras holds the average (checkpoints hold the trained weights, to resume),
-    # with the batch-norm statistics its last evaluation used.
-    model.optimizer.finalize_variable_values(model.trainable_variables)
-    if recalibrate is not None:
-        recalibrate()
-    checkpoint.atomic_write(root / "model.keras", lambda tmp: model.save(tmp))
+    # with the batch-norm statistics its last evaluation used. Without it, the model is the
+    # last checkpoint's, and model.keras is a copy of that file.
+    if c.ema:
+        model.optimizer.finalize_variable_values(model.trainable_variables)
+        if recalibrate is not None:
+            recalibrate()
+        newest = None
+    checkpoint.publish(root / "model.keras", model, newest)
     last = history[-1] if history else {}
     metrics = {
         "dataset": c.dataset,

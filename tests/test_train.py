@@ -72,7 +72,7 @@ def test_cli_trains_on_cifar_layout_then_evaluates(cifar_dir, tmp_path, capsys):
     assert t["ten_crop"] and t["images"] == 16 and "top-1 error" in capsys.readouterr().out
 
 
-def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
+def test_resume_continues_from_last_epoch(cifar_dir, tmp_path, monkeypatch):
     from alexnet_tf.config import TrainConfig
     from alexnet_tf.train import train_and_evaluate
 
@@ -91,7 +91,12 @@ def test_resume_continues_from_last_epoch(cifar_dir, tmp_path):
 
     weights_after_1 = keras.models.load_model(work / "checkpoints/epoch-0001.keras").get_weights()
     config.epochs = 2
+    saved, save = [], keras.Model.save
+    monkeypatch.setattr(keras.Model, "save", lambda m, p, **k: saved.append(p) or save(m, p, **k))
     second = train_and_evaluate(config, str(work), verbose=False)
+    # One serialisation: model.keras is a copy of the file of epoch 2's checkpoint.
+    final, last = ((work / f).read_bytes() for f in ("model.keras", "checkpoints/epoch-0002.keras"))
+    assert len(saved) == 1 and final == last
     assert [h["epoch"] for h in second["history"]] == [1, 2]
     assert second["history"][0] == first["history"][0]
     restored = keras.models.load_model(work / "checkpoints/epoch-0002.keras")
