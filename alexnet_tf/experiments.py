@@ -131,7 +131,7 @@ def flags(name: str, data_dir: str | None = None, epochs: int | None = None, fas
     """
     v = VARIANTS[name]
     if fast:
-        size = ("--num-examples", "128", "--batch-size", "32", "--epochs", str(epochs or 1))
+        size = ("--num-examples", "64", "--batch-size", "32", "--epochs", str(epochs or 1))
         return ["--dataset", "synthetic", "--precision", "float32", *v.flags, *size]
     out = ["--dataset", "cifar10", *v.flags, "--epochs", str(epochs or v.epochs)]
     if v.examples:

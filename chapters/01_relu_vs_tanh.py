@@ -95,7 +95,7 @@ for setting, acts in sweep.items():
             print(
                 " ".join(experiments.command(name, f"runs/ablations/{name}", "../shared/data")[1:])
             )
-            m = s.run(name, fast_epochs=2)
+            m = s.run(name, fast_epochs=4)
             if m.get("failed"):  # a rate too high for the setting: its loss went to NaN
                 print(f"  failed: {m['failed']}")
             else:
