@@ -122,7 +122,7 @@ def test_killed_worker_resumes_in_lockstep_like_one_process(tmp_path):
     )  # fmt: skip
     one = train_and_evaluate(config, str(tmp_path / "single"), verbose=False)
     single = _weights(tmp_path / "single" / "model.keras")
-    # Stated tolerance: |a - b| <= 1e-6 + 1e-5 |b| after 4 steps (measured: <= 2e-8).
+    # Stated tolerance: |a - b| <= 1e-6 + 1e-5 |b| after 4 steps (measured: <= 3e-8).
     for k in single:
         np.testing.assert_allclose(chief[k], single[k], rtol=1e-5, atol=1e-6, err_msg=k)
     # ... which a step lost or repeated in the resume would break: one step moves every array
