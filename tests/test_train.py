@@ -126,12 +126,12 @@ def test_time_budget_ends_the_cosine_and_the_run_where_it_runs_out(tmp_path):
     assert again["epochs_completed"] == 1 and again["global_step"] == 2
 
 
-@pytest.mark.heavy
 def test_ema_run_saves_the_average_and_logs_both(tmp_path):
     """--ema: each epoch evaluates the average (val_*) and the trained weights (val_live_*);
     checkpoints keep the trained weights with the average in the optimizer, to resume, and
     model.keras holds the average with the batch-norm statistics its evaluation recomputed,
-    also when a finished run is started again."""
+    also when a finished run is started again. (Figure 1's network with batch norm: none of
+    this depends on the network; the CIFAR AlexNet took 22 s, cnn4 takes 8.)"""
     import keras
     import numpy as np
 
@@ -142,7 +142,7 @@ def test_ema_run_saves_the_average_and_logs_both(tmp_path):
     work = tmp_path / "run"
     config = TrainConfig(
         dataset="synthetic", num_examples=32, epochs=2, steps_per_epoch=3, batch_size=8,
-        lr=0.05, ema=0.9, norm="batch", ema_bn_batches=2,
+        lr=0.05, ema=0.9, norm="batch", ema_bn_batches=2, model="cnn4",
     )  # fmt: skip
     m = train_and_evaluate(config, str(work), verbose=False)
     last = m["history"][-1]
@@ -162,7 +162,7 @@ def test_ema_run_saves_the_average_and_logs_both(tmp_path):
         for v, a in zip(final.trainable_variables, average, strict=True):
             np.testing.assert_array_equal(v.numpy(), a)
         stats = [v.numpy() for v in final.non_trainable_variables if "moving" in v.path]
-        assert len(stats) == len(live_stats) == 10  # bn1..bn5: mean and variance
+        assert len(stats) == len(live_stats) == 6  # bn1..bn3: mean and variance
         assert min(np.abs(s - t).max() for s, t in zip(stats, live_stats, strict=True)) > 1e-6
         # what the last epoch evaluated is what was saved
         assert evaluate.evaluate(final, eval_ds)["top1_error"] == pytest.approx(m["top1_error"])
