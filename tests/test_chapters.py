@@ -15,9 +15,11 @@ def test_there_are_seven_chapters():
     assert len(CHAPTERS) == 7, [c.name for c in CHAPTERS]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def kernel(tmp_path_factory):
     """One Jupyter kernel per pytest-xdist worker, shared by the chapters that worker runs.
+    (Session-scoped: a module's fixture ends when its worker turns to another module's test,
+    and the next chapter would start a kernel again.)
 
     A kernel's start imports TensorFlow (7-8 CPU-s on 2 cores); seven of them were a tenth of
     the suite. Each chapter still runs as a notebook in a real kernel, after ``%reset -f``
