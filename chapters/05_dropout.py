@@ -41,7 +41,7 @@ s = chapter.settings()
 rng = np.random.default_rng(0)
 x = rng.uniform(0, 1, size=(1, 4096)).astype(np.float32)  # fc6's output after ReLU
 layer = keras.layers.Dropout(0.5, seed=0)
-draws = np.stack([layer(x, training=True).numpy()[0] for _ in range(2000)])
+draws = layer(np.repeat(x, 2000, axis=0), training=True).numpy()  # 2000 masks, one per row
 inverted_mean, inverted_test = draws.mean(0), layer(x, training=False).numpy()[0]
 paper_draws = draws / 2  # the paper's training output: kept units unscaled
 paper_mean, paper_test = paper_draws.mean(0), 0.5 * x[0]
