@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -267,7 +268,8 @@ def build_parser():
         prog="python -m alexnet_tf.experiments",
         description="Train named CIFAR-10 ablations (each once) and print their table.",
     )
-    p.add_argument("names", nargs="*", help=f"variants (default: all): {', '.join(VARIANTS)}")
+    p.add_argument("names", nargs="*", help="variants to train (none: list them all)")
+    p.add_argument("--all", action="store_true", help="train every variant (days on 2 cores)")
     p.add_argument("--out", default="runs/ablations", help="one workdir per variant under here")
     p.add_argument("--data-dir", help="where cifar-10-batches-py/ is")
     p.add_argument("--epochs", type=int, help="override every variant's budget")
@@ -275,8 +277,19 @@ def build_parser():
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    names = args.names or list(VARIANTS)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.all and args.names:
+        parser.error("name variants or give --all, not both")
+    if not (args.all or args.names):  # 52 variants, 404 epochs: listed, not started
+        try:
+            for name, v in VARIANTS.items():
+                print(f"{name:36s} {v.epochs:3d} epochs  {v.what}")
+            print(f"{len(VARIANTS)} variants: name some to train them (or --all)", flush=True)
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    names = list(VARIANTS) if args.all else args.names
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         return cli.fail(f"unknown variant {unknown[0]!r}: choose from {', '.join(VARIANTS)}")

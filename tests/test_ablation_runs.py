@@ -81,6 +81,19 @@ def test_experiments_cli_rejects_unknown_variant(capsys):
     assert len(err) == 1 and "unknown variant 'nope'" in err[0]
 
 
+def test_experiments_cli_without_names_lists_the_variants_and_trains_none(tmp_path, capsys):
+    """Every variant is days of training on 2 cores: that takes --all, not an empty line."""
+    assert experiments.main(["--out", str(tmp_path / "runs")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == list(experiments.VARIANTS)
+    assert lines[0].split()[1:3] == [str(experiments.VARIANTS["default"].epochs), "epochs"]
+    assert lines[-1].startswith(f"{len(experiments.VARIANTS)} variants") and "--all" in lines[-1]
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(SystemExit) as e:
+        experiments.main(["--all", "default"])
+    assert e.value.code == 2 and "not both" in capsys.readouterr().err
+
+
 def test_a_finished_run_of_a_changed_recipe_is_refused_and_kept(tmp_path, capsys):
     args = build_train_parser().parse_args(experiments.flags("default", "D"))
     today = dataclasses.asdict(resolve(config_from_args(args)))
