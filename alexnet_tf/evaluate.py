@@ -97,6 +97,27 @@ def load_trained(workdir: Path, checkpoint_path: str | None = None):
     return model, config
 
 
+def test_view(workdir, model, config: dict, data_dir=None, *, dataset=None, batch_size=500,
+              ten_crop=False):  # fmt: skip
+    """Run ``workdir``'s test images as its evaluation sees them at ``model``'s input size:
+    the source (``.test``, ``.num_test``) and its batches, the centre crop or §4.1's ten
+    patches, less the run's mean (``config``: the run's; ``data_dir``, ``dataset``: if not
+    where and what it trained on)."""
+    from alexnet_tf import data
+
+    side = int(model.input_shape[1])
+    source = data.load_source(
+        dataset or config["dataset"], data_dir or config.get("data_dir"), image_size=side,
+        num_classes=int(model.output_shape[-1]), num_examples=config.get("num_examples"),
+        seed=config.get("seed", 0),
+    )  # fmt: skip
+    view = data.eval_pipeline(
+        source, batch_size, image_size=side, ten_crop=ten_crop,
+        mean=config.get("mean", "channel"), cache_dir=str(workdir),
+    )  # fmt: skip
+    return source, view
+
+
 def at_input_size(model, size: int):
     """``model`` rebuilt for ``size`` x ``size`` inputs with the same weights.
 
@@ -185,7 +206,7 @@ def exact_prefix(
 
 
 def run_evaluation(args) -> dict:
-    from alexnet_tf import checkpoint, data
+    from alexnet_tf import checkpoint
     from alexnet_tf.errors import UsageError
 
     workdir = Path(args.workdir)
@@ -219,22 +240,10 @@ def run_evaluation(args) -> dict:
         )
         return result
     image_size = int(model.input_shape[1])
-    source = data.load_source(
-        dataset,
-        args.data_dir or config.get("data_dir"),
-        image_size=image_size,
-        num_classes=int(model.output_shape[-1]),
-        num_examples=config.get("num_examples"),
-        seed=config.get("seed", 0),
-    )
-    ds = data.eval_pipeline(
-        source,
-        args.batch_size,
-        image_size=image_size,
-        ten_crop=args.ten_crop,
-        mean=config.get("mean", "channel"),
-        cache_dir=str(workdir),
-    )
+    _, ds = test_view(
+        workdir, model, config, data_dir=args.data_dir, dataset=dataset,
+        batch_size=args.batch_size, ten_crop=args.ten_crop,
+    )  # fmt: skip
     result = {
         "dataset": dataset,
         "model": model.name,

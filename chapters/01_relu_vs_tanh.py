@@ -29,7 +29,7 @@
 # it the chapter trains on `../shared/data` (or reads back the runs it already made).
 
 # %%
-from alexnet_tf import chapter, data, evaluate, experiments, figure1, plots
+from alexnet_tf import chapter, evaluate, experiments, figure1, plots
 
 import keras
 import numpy as np
@@ -184,20 +184,12 @@ workdirs = {
     for setting in sweep
     for act in ACTS
 }
-configs = {key: sweep[key[0]][key[1]][best[key[0]][key[1]]]["config"] for key in workdirs}
-config = configs["he", "relu"]  # all trained on the same images
-source = data.load_source(
-    config["dataset"], s.data_dir, image_size=32, num_examples=config.get("num_examples")
-)
-views = {}  # each run's own test view: standardised, or minus its mean image (raw pixels)
 for (setting, act), workdir in workdirs.items():
-    mean = configs[setting, act]["mean"]
-    if mean not in views:
-        pipeline = data.eval_pipeline(source, 500, image_size=32, mean=mean, cache_dir=workdir)
-        views[mean] = next(iter(pipeline))[0]
-    model = evaluate.load_trained(workdir)[0]
+    model, config = evaluate.load_trained(workdir)
+    # the run's own test view: standardised, or minus its mean image (raw pixels)
+    view = next(iter(evaluate.test_view(workdir, model, config, s.data_dir)[1]))[0]
     names = [f"{act}{i}" for i in (1, 2, 3)]
-    outputs = keras.Model(model.input, [model.get_layer(n).output for n in names])(views[mean])
+    outputs = keras.Model(model.input, [model.get_layer(n).output for n in names])(view)
     for name, a in zip(names, outputs, strict=True):
         a = np.asarray(a)
         slope = 1 - a**2 if act == "tanh" else (a > 0).astype(float)

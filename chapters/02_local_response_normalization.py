@@ -27,7 +27,7 @@
 # ImageNet, and on CIFAR-10 a four-layer net goes from **13% to 11%** test error with it.
 
 # %%
-from alexnet_tf import chapter, data, evaluate, models, plots
+from alexnet_tf import chapter, evaluate, models, plots
 from alexnet_tf.layers import LocalResponseNormalization
 
 import numpy as np
@@ -165,10 +165,7 @@ print(f"LRN against alpha = 0, epochs 1-{at}: test error apart by at most {100 *
 # %%
 workdir = s.runs / "cnn4_lrn"
 model, config = evaluate.load_trained(workdir)
-source = data.load_source(
-    config["dataset"], s.data_dir, image_size=32, num_examples=config.get("num_examples")
-)
-views = data.eval_pipeline(source, 500, image_size=32, mean=config["mean"], cache_dir=workdir)
+_, views = evaluate.test_view(workdir, model, config, data_dir=s.data_dir)
 inhibition = models.lrn_inhibition(model, next(iter(views))[0])
 print("LRN beyond its constant k^-beta:", {k: f"{100 * v:.3f}%" for k, v in inhibition.items()})
 with_lrn = evaluate.evaluate(model, views)["top1_error"]

@@ -171,9 +171,11 @@ for label, (kw, saved) in test_views.items():
     else:
         if model is None:
             model = evaluate.load_trained(model_dir)[0]
-        side = int(model.input_shape[1])  # 28 for the default recipe's crops
-        ds = data.eval_pipeline(source, 100, image_size=side, ten_crop=kw.get("ten_crop", False))
-        scores[label] = evaluate.evaluate(model, ds, **kw)
+        ten_crop = kw.get("ten_crop", False)
+        view = evaluate.test_view(
+            model_dir, model, config, s.data_dir, batch_size=100, ten_crop=ten_crop
+        )[1]
+        scores[label] = evaluate.evaluate(model, view, **kw)
     print(
         f"{label:10s} top-1 error {100 * scores[label]['top1_error']:.2f}%  top-5 {100 * scores[label]['top5_error']:.2f}%"
     )

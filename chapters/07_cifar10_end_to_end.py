@@ -34,7 +34,7 @@
 import json
 from pathlib import Path
 
-from alexnet_tf import chapter, data, evaluate, plots, predict, train
+from alexnet_tf import chapter, evaluate, plots, predict, train
 from alexnet_tf.config import TrainConfig
 
 import numpy as np
@@ -92,16 +92,10 @@ print(
 
 # %%
 model, config = evaluate.load_trained(s.main_run)
-source = data.load_source(
-    config["dataset"],
-    s.data_dir or config.get("data_dir"),
-    image_size=32,
-    num_examples=config.get("num_examples"),
-)
+# the run's view: the centre 28x28 patch for the default recipe, less its mean
+source, views = evaluate.test_view(s.main_run, model, config, data_dir=s.data_dir, batch_size=200)
 images = np.stack([x for x, _ in source.test.as_numpy_iterator()])
 labels = np.array([int(y) for _, y in source.test.as_numpy_iterator()])
-side = int(model.input_shape[1])  # the run's view: the centre 28x28 patch for the default recipe
-views = data.eval_pipeline(source, 200, image_size=side, mean=config.get("mean", "channel"))
 predicted = np.concatenate([np.argmax(model.predict_on_batch(x), -1) for x, _ in views])
 fig, matrix = plots.confusion(
     labels,

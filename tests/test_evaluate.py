@@ -52,3 +52,21 @@ def test_many_runs_in_one_process_do_not_warn_of_retracing(caplog):
         assert trainer.evaluate(ds)["top1"] >= 0
         trainer.train_step(iter(strategy.experimental_distribute_dataset(ds.repeat())))
     assert "retracing" not in caplog.text
+
+
+def test_test_view_is_the_runs_own_view_at_the_models_size(small, tmp_path):
+    """What evaluate's CLI and the chapters score a run on: its dataset and mean (here §2's
+    mean image, from its training images), at the model's input size (28: centre patches)."""
+    from alexnet_tf import data, evaluate
+
+    config = {"dataset": "synthetic", "num_examples": 64, "mean": "image", "seed": 0}
+    source, view = evaluate.test_view(tmp_path, small, config, batch_size=6)
+    x, y = next(iter(view))
+    assert x.shape == (6, 28, 28, 3) and source.num_test == 16
+    assert sum(int(tf.size(y)) for _, y in view) == 16
+    same = data.eval_pipeline(source, 6, image_size=28, mean="image", cache_dir=str(tmp_path))
+    np.testing.assert_array_equal(x, next(iter(same))[0])
+    channel = evaluate.test_view(tmp_path, small, {**config, "mean": "channel"}, batch_size=6)
+    assert np.abs(x - next(iter(channel[1]))[0]).max() > 0.1  # the run's mean, not a default
+    ten = evaluate.test_view(tmp_path, small, config, batch_size=6, ten_crop=True)[1]
+    assert next(iter(ten))[0].shape == (6, 10, 28, 28, 3)
