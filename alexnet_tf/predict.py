@@ -49,17 +49,20 @@ def read_image(path: str):
 
 
 def as_cifar(image):
-    """A photo as CIFAR-10 holds one: its central square, resized (antialiased) to 32x32."""
+    """A photo as CIFAR-10 holds one: its central square, resized (antialiased) to 32x32.
+    (Graph ops: the prediction pipeline maps it over the files.)"""
     import tensorflow as tf
 
-    from alexnet_tf import augment
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
+    square = image[top : top + side, left : left + side, :]
 
-    side = min(image.shape[:2])
-    square = augment.center_crop(image, side)
-    if side == 32:
-        return square
-    resized = tf.image.resize(tf.cast(square, tf.float32), [32, 32], antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    def resized():
+        out = tf.image.resize(tf.cast(square, tf.float32), [32, 32], antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+
+    return tf.ensure_shape(tf.cond(side == 32, lambda: square, resized), [32, 32, 3])
 
 
 def classify(workdir, paths, **options):
@@ -84,7 +87,7 @@ def classify_batches(
     import numpy as np
     import tensorflow as tf
 
-    from alexnet_tf import data
+    from alexnet_tf import data, distribute
     from alexnet_tf.errors import UsageError
     from alexnet_tf.evaluate import load_trained, probabilities
     from alexnet_tf.sources import Source, synthetic_kind
@@ -103,7 +106,7 @@ def classify_batches(
     size, num_classes = int(model.input_shape[1]), int(model.output_shape[-1])
     dataset = config.get("dataset")  # the kind of images data.load_source gave the run
     kind = {"cifar10": "cifar", "synthetic": synthetic_kind(size)}.get(dataset, "imagenet")
-    spec = tf.TensorSpec([32, 32, 3] if kind == "cifar" else [None, None, 3], tf.uint8)
+    spec = tf.TensorSpec([None, None, 3], tf.uint8)
     mean, train = config.get("mean", "channel"), None
     if mean == "image":  # §2's mean image of the training set, from the run's cache file
         train = data.load_source(
@@ -112,22 +115,30 @@ def classify_batches(
             seed=config.get("seed", 0),
         )  # fmt: skip
 
+    # One traced function for every batch (the last one's size too), not the model run eagerly.
+    softmax = distribute.per_run_function(
+        lambda x: probabilities(model, x, ten_crop=ten_crop, flip=flip),
+        autograph=False, reduce_retracing=True,
+    )  # fmt: skip
+
+    # One pipeline for every chunk of files (each pass reads the chunk of the moment): building
+    # it took longer than classifying 64 images with the CIFAR network.
+    chunk_images = []
+    files = tf.data.Dataset.from_generator(
+        lambda: ((i, 0) for i in chunk_images), output_signature=(spec, tf.TensorSpec([], tf.int32))
+    )
+    if kind == "cifar":
+        files = files.map(lambda x, y: (as_cifar(x), y))
+    mine = Source("files", kind, files, files, 1, batch_size, num_classes, [])
+    if train is not None:
+        mine.name, mine.cache_key, mine.train = train.name, train.cache_key, train.train
+    ds = data.eval_pipeline(
+        mine, batch_size, image_size=size, ten_crop=ten_crop, mean=mean, cache_dir=str(workdir)
+    )
+
     def batch_probabilities(chunk) -> np.ndarray:
-        images = [read_image(str(p)) for p in chunk]
-        if kind == "cifar":
-            images = [as_cifar(i) for i in images]
-        files = tf.data.Dataset.from_generator(
-            lambda: ((i, 0) for i in images), output_signature=(spec, tf.TensorSpec([], tf.int32))
-        )
-        mine = Source("files", kind, files, files, 1, len(images), num_classes, [])
-        if train is not None:
-            mine.name, mine.cache_key, mine.train = train.name, train.cache_key, train.train
-        ds = data.eval_pipeline(
-            mine, 32, image_size=size, ten_crop=ten_crop, mean=mean, cache_dir=str(workdir)
-        )
-        return np.concatenate(
-            [probabilities(model, x, ten_crop=ten_crop, flip=flip).numpy() for x, _ in ds]
-        )
+        chunk_images[:] = [read_image(str(p)) for p in chunk]  # errors here: one line each
+        return np.concatenate([softmax(x).numpy() for x, _ in ds])
 
     chunks = (paths[i : i + batch_size] for i in range(0, len(paths), batch_size))
     return class_names(metrics, config, num_classes), map(batch_probabilities, chunks)
