@@ -175,6 +175,7 @@ def test_ema_run_saves_the_average_and_logs_both(tmp_path):
         np.testing.assert_array_equal(s, again)
 
 
+@pytest.mark.heavy
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     """The training CLI's main in this process, on the two logical CPUs the test process has
     (tests/conftest.py; test_batch_not_divisible_by_replicas splits them in a new process)."""
