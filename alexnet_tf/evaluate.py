@@ -75,7 +75,7 @@ def load_trained(workdir: Path, checkpoint_path: str | None = None):
     """The final ``model.keras`` of ``workdir`` (or the newest epoch checkpoint) and its config."""
     import keras
 
-    from alexnet_tf import checkpoint, layers, optim  # noqa: F401  (registers custom objects)
+    from alexnet_tf import checkpoint  # the custom objects: registered by `import alexnet_tf`
     from alexnet_tf.errors import UsageError
 
     latest = checkpoint.latest(workdir)
