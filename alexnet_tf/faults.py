@@ -6,8 +6,9 @@ e.g. ``python -m alexnet_tf.faults -- --dataset cifar10 --data-dir ../shared/dat
 --steps-per-epoch 20 --checkpoint-steps 5 --batch-size 64``. Trains once uninterrupted
 (DIR/reference), then again (DIR/interrupted) with SIGKILL at random moments, restarting the
 same command after each kill; the kills aim in turn at a random moment after a random step, at
-a checkpoint being written and at the start-up. With ``--workers N`` both runs are N workers on
-127.0.0.1 and each kill hits one worker at random. Both runs get ``--deterministic``.
+a checkpoint being written and at the start-up (``--plan`` chooses). With ``--workers N`` both
+runs are N workers on 127.0.0.1 and each kill hits one worker at random. Both runs get
+``--deterministic``.
 
 Checks that every restart resumed from the newest checkpoint completed before the kill, that
 the run ends with the right epochs and steps, a per-step loss history (steps.csv) without gaps
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alexnet_tf import checkpoint
+from alexnet_tf import checkpoint, cli
 
 RESUMED = re.compile(r"resuming from \S+ at .*\(global step (\d+)\)")
 
@@ -174,18 +175,23 @@ def compare(reference: Path, interrupted: Path) -> list[str]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m alexnet_tf.faults", description=__doc__.split("\n")[0]
-    )
+    p = cli.Parser(prog="python -m alexnet_tf.faults", description=__doc__.split("\n")[0])
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--workdir", help="default: a new temporary folder")
     p.add_argument("--seed", type=int, default=0, help="seeds the kill moments")
+    p.add_argument(
+        "--plan", default=",".join(PLAN),
+        help=f"what the kills aim at, in turn: step, write, startup (default {','.join(PLAN)})",
+    )  # fmt: skip
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed per launch")
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then alexnet_tf.train flags")
     a = p.parse_args(argv)
     args = a.train_args[1:] if a.train_args[:1] == ["--"] else a.train_args
     args = [x for x in args if x != "--quiet"]  # the resume lines are what is checked
+    plan = a.plan.split(",")
+    if not set(plan) <= set(PLAN):
+        p.error(f"--plan takes step, write and startup, got {a.plan!r}")
     root = Path(a.workdir or tempfile.mkdtemp(prefix="alexnet-faults-"))
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -212,7 +218,7 @@ def main(argv=None) -> int:
         if len(kills) == a.kills:
             break
         done = _last_step(interrupted)
-        mode = PLAN[len(kills) % len(PLAN)] if done < total else "startup"
+        mode = plan[len(kills) % len(plan)] if done < total else "startup"
         target = done + rng.randint(1, max(1, (total - done) // (a.kills - len(kills))))
         delay = rng.uniform(0.2, 0.9) * startup
         stale = _temporary(interrupted)  # left by the last kill, removed when the run starts

@@ -10,17 +10,29 @@ TRAIN += ["--lr", "0.002"]
 
 
 @pytest.mark.heavy
-def test_killed_twice_at_random_then_resumed_equals_uninterrupted(tmp_path, capsys, monkeypatch):
-    """The kill-at-random script, short: a kill after a random step and one mid checkpoint
-    write; the run ends with 2 epochs, 6 steps, no gap or repeat in steps.csv, and final weights
-    and optimizer state bit-identical to an uninterrupted run. Every launch is a new process
-    with --deterministic (faults adds it), so this is also the check that two processes of the
-    same command end bit-identical, weights and per-step losses."""
+def test_killed_mid_checkpoint_write_then_resumed_equals_uninterrupted(
+    tmp_path, capsys, monkeypatch
+):
+    """The kill-at-random script, short: one kill while a checkpoint is being written (the
+    multi-worker test kills a worker between steps); the run ends with 2 epochs, 6 steps, no gap
+    or repeat in steps.csv, and final weights and optimizer state bit-identical to an
+    uninterrupted run. Every launch is a new process with --deterministic (faults adds it), so
+    this is also the check that two processes of the same command end bit-identical, weights
+    and per-step losses."""
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     data = write_cifar_layout(tmp_path / "data")
-    args = ["--kills", "2", "--seed", "3", "--workdir", str(tmp_path / "f"), "--timeout", "240"]
+    args = ["--kills", "1", "--plan", "write", "--seed", "3", "--workdir", str(tmp_path / "f")]
+    args += ["--timeout", "240"]
     code = faults.main([*args, "--", *TRAIN, "--data-dir", str(data), "--checkpoint-steps", "2"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert out.count("SIGKILLed") == 2 and "(write)" in out and out.strip().endswith("PASS"), out
+    assert out.count("SIGKILLed") == 1 and "kill 1 (write)" in out, out
+    assert "mid checkpoint write" in out and out.strip().endswith("PASS"), out
     assert "2 epochs, 6 steps" in out and "identical" in out
+
+
+def test_a_plan_of_unknown_kills_is_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        faults.main(["--plan", "write,reboot", "--", "--dataset", "synthetic"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "--plan takes step, write and startup" in err[0]
