@@ -97,6 +97,18 @@ def load_trained(workdir: Path, checkpoint_path: str | None = None):
     return model, config
 
 
+def run_source(model, config: dict, data_dir=None, *, dataset=None):
+    """The data a run trained and tested on, as it loaded them for ``model`` (its input size
+    and classes), from its saved ``config`` (``data_dir``, ``dataset``: if not the run's)."""
+    from alexnet_tf import data
+
+    return data.load_source(
+        dataset or config["dataset"], data_dir or config.get("data_dir"),
+        image_size=int(model.input_shape[1]), num_classes=int(model.output_shape[-1]),
+        num_examples=config.get("num_examples"), seed=config.get("seed", 0),
+    )  # fmt: skip
+
+
 def test_view(workdir, model, config: dict, data_dir=None, *, dataset=None, batch_size=500,
               ten_crop=False):  # fmt: skip
     """Run ``workdir``'s test images as its evaluation sees them at ``model``'s input size:
@@ -106,11 +118,7 @@ def test_view(workdir, model, config: dict, data_dir=None, *, dataset=None, batc
     from alexnet_tf import data
 
     side = int(model.input_shape[1])
-    source = data.load_source(
-        dataset or config["dataset"], data_dir or config.get("data_dir"), image_size=side,
-        num_classes=int(model.output_shape[-1]), num_examples=config.get("num_examples"),
-        seed=config.get("seed", 0),
-    )  # fmt: skip
+    source = run_source(model, config, data_dir, dataset=dataset)
     view = data.eval_pipeline(
         source, batch_size, image_size=side, ten_crop=ten_crop,
         mean=config.get("mean", "channel"), cache_dir=str(workdir),

@@ -89,7 +89,7 @@ def classify_batches(
 
     from alexnet_tf import data, distribute
     from alexnet_tf.errors import UsageError
-    from alexnet_tf.evaluate import load_trained, probabilities
+    from alexnet_tf.evaluate import load_trained, probabilities, run_source
     from alexnet_tf.sources import Source, synthetic_kind
 
     workdir = Path(workdir)
@@ -109,11 +109,7 @@ def classify_batches(
     spec = tf.TensorSpec([None, None, 3], tf.uint8)
     mean, train = config.get("mean", "channel"), None
     if mean == "image":  # §2's mean image of the training set, from the run's cache file
-        train = data.load_source(
-            dataset, data_dir or config.get("data_dir"), image_size=size,
-            num_classes=num_classes, num_examples=config.get("num_examples"),
-            seed=config.get("seed", 0),
-        )  # fmt: skip
+        train = run_source(model, config, data_dir)
 
     # One traced function for every batch (the last one's size too), not the model run eagerly.
     softmax = distribute.per_run_function(
