@@ -206,13 +206,19 @@ def discard_from(workdir: str | os.PathLike, global_step: int) -> None:
 
 # What the saved weights compute, or the inputs they were trained on: a change would load
 # without a word (LRN, pooling and the activations have no weights; nor has input_scale).
-SAME_ON_RESUME = ("activation", "norm", "lrn_alpha", "pooling", "towers", "mean", "raw_pixels")
+SAME_ON_RESUME = (
+    *("activation", "norm", "lrn_alpha", "pooling", "towers", "mean", "raw_pixels"),
+    *("init_scale", "grad_scale"),
+)
 
 
 def _flag(key: str, value) -> str:
     flag = "--" + key.replace("_", "-")
     if isinstance(value, bool):
         return f"{'with' if value else 'without'} {flag}"
+    if isinstance(value, dict):
+        scales = ",".join(f"{k}={v:g}" for k, v in value.items())
+        return f"with {flag} {scales}" if value else f"without {flag}"
     return f"with {flag} {value}"
 
 

@@ -66,6 +66,10 @@ class TrainConfig:
     alternating_flip: bool = False  # mirror each image in every other epoch (not §4.1: random)
     recipe: str = "default"  # "paper": the dataset's faithful §5 recipe (PAPER_RECIPES)
     init: str | None = None
+    # Per layer, e.g. {"conv1": 0.59}: multiplies the layer's initial kernel and bias, and the
+    # loss gradient of its variables (not §5, which gives every layer one rate; chapter 2)
+    init_scale: dict[str, float] = dataclasses.field(default_factory=dict)
+    grad_scale: dict[str, float] = dataclasses.field(default_factory=dict)
     whiten: bool = False  # conv1 whitens its training patches, frozen (airbench; not §5)
     image_size: int | None = None
     num_classes: int | None = None
@@ -229,6 +233,10 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise UsageError(f"time budget must be >= 0 minutes (0: none), got {c.time_budget}")
     if not c.lrn_alpha >= 0:
         raise UsageError(f"LRN alpha must be >= 0 (§3.3: 1e-4), got {c.lrn_alpha}")
+    for what, scales in (("init scale", c.init_scale), ("grad scale", c.grad_scale)):
+        for layer, x in scales.items():
+            if not x >= 0:
+                raise UsageError(f"{what} of {layer} must be >= 0, got {x}")
     if c.cutout < 0:
         raise UsageError(f"cutout must be >= 0 pixels, got {c.cutout}")
     if c.raw_pixels and c.mean == "channel":

@@ -68,6 +68,15 @@ def build_parser():
     p.add_argument("--towers", type=int, default=c.towers, help="2 (§3.2) or 1")
     p.add_argument("--dropout", type=float, default=c.dropout)
     p.add_argument("--init", help="paper (§5) | caffe (§5, biases 0.1) | he | glorot")
+    for flag, what in (
+        ("--init-scale", "multiply these layers' initial kernels and biases"),
+        ("--grad-scale", "multiply the loss gradient of these layers' variables (a per-layer "
+         "learning rate that leaves §5's weight decay term as it is)"),
+    ):  # fmt: skip
+        p.add_argument(
+            flag, type=layer_scales, default={}, metavar="LAYER=X[,LAYER=X]",
+            help=f"{what}, e.g. conv1=0.5,conv2=0.5 (not §5; chapter 2)",
+        )  # fmt: skip
     p.add_argument(
         "--whiten",
         action="store_true",
@@ -144,6 +153,22 @@ def build_parser():
     p.add_argument("--workdir", help="checkpoints, logs and results (default runs/DATASET-MODEL)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def layer_scales(text: str) -> dict[str, float]:
+    """``"conv1=0.5,conv2=0.25"`` as ``{"conv1": 0.5, "conv2": 0.25}`` (argparse's type)."""
+    scales = {}
+    for item in filter(None, text.split(",")):
+        layer, _, x = item.partition("=")
+        try:
+            scales[layer.strip()] = float(x)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not LAYER=NUMBER (e.g. conv1=0.5)"
+            ) from None
+        if not layer.strip():
+            raise argparse.ArgumentTypeError(f"{item!r} names no layer (e.g. conv1=0.5)")
+    return scales
 
 
 def config_from_args(args) -> TrainConfig:

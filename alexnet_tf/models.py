@@ -200,6 +200,24 @@ def build_model(name: str, **kwargs) -> keras.Model:
     return BUILDERS[name](**kwargs)
 
 
+def scale_layers(model: keras.Model, scales: dict[str, float]) -> None:
+    """Multiply the weights of each named layer by its factor (``--init-scale``, at init);
+    ValueError names a layer the model lacks."""
+    for name in scales:
+        layer_names(model, name)
+    for name, x in scales.items():
+        for v in model.get_layer(name).weights:
+            v.assign(v * x)
+
+
+def layer_names(model: keras.Model, *names: str) -> None:
+    """ValueError (listing the layers that have weights) unless ``model`` has every layer."""
+    have = [layer.name for layer in model.layers if layer.weights]
+    for name in names:
+        if name not in have:
+            raise ValueError(f"{model.name} has no layer {name!r}: it has {', '.join(have)}")
+
+
 def neuron_counts(model: keras.Model) -> list[int]:
     """Neurons per layer as in Figure 2's caption: conv1..conv5 and fc6..fc8 output sizes."""
     counts = []

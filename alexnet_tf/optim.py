@@ -29,16 +29,34 @@ class PaperSGD(keras.optimizers.SGD):
     ``weight_decay / 2 * |w|^2``), not Keras' decoupled ``weight_decay`` (AdamW style, which
     bypasses the momentum). Decay applies to weights (kernels), not to biases or batch-norm
     parameters, as in the paper's Caffe and cuda-convnet configurations.
+
+    ``gradient_scales`` (``--grad-scale``; not §5, whose rate is "equal for all layers")
+    multiplies ``dL/dw`` of the named layers' variables, not the decay term: a layer-wise
+    step size. Chapter 2 uses it to take §3.3's LRN apart: a network whose LRN divides by
+    k^beta (alpha 0) trains exactly as one without LRN whose conv1 and conv2 start k^beta
+    smaller (``--init-scale``) and take k^2beta smaller loss steps.
     """
 
     def __init__(
-        self, learning_rate=LEARNING_RATE, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, **kw
+        self,
+        learning_rate=LEARNING_RATE,
+        momentum=MOMENTUM,
+        weight_decay=WEIGHT_DECAY,
+        gradient_scales=None,
+        **kw,
     ):
         kw.pop("name", None)
         super().__init__(learning_rate=learning_rate, momentum=momentum, name="paper_sgd", **kw)
         self.coupled_weight_decay = float(weight_decay or 0.0)
+        self.gradient_scales = {k: float(v) for k, v in (gradient_scales or {}).items()}
 
     def update_step(self, gradient, variable, learning_rate):
+        if self.gradient_scales:  # by the variable's layer (a bare tf.Variable under a strategy)
+            path = self._trainable_variables[self._get_variable_index(variable)].path
+            for layer in path.split("/")[:-1]:  # "conv1/kernel", "sequential/conv1/kernel"
+                if layer in self.gradient_scales:
+                    scale = ops.cast(self.gradient_scales[layer], gradient.dtype)
+                    gradient = ops.multiply(scale, gradient)
         if self.coupled_weight_decay and len(variable.shape) > 1:
             decay = ops.cast(self.coupled_weight_decay, variable.dtype)
             gradient = ops.add(gradient, ops.multiply(decay, variable))
@@ -60,6 +78,7 @@ class PaperSGD(keras.optimizers.SGD):
     def get_config(self):
         config = super().get_config()
         config["weight_decay"] = self.coupled_weight_decay
+        config["gradient_scales"] = dict(self.gradient_scales)
         return config
 
 

@@ -94,12 +94,17 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             first, shrinks = str(e).strip().splitlines()[0], "zero or negative" in str(e)
             why = "its feature maps would shrink to nothing" if shrinks else first
             raise UsageError(f"cannot build {c.model} for {image_size}px inputs: {why}") from None
+        try:
+            models.layer_names(model, *c.grad_scale)
+            models.scale_layers(model, c.init_scale)  # --init-scale (restore overrides it)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         model.get_layer("conv1").trainable = not c.whiten  # --whiten: frozen, as in airbench
         lr = c.lr
         if c.schedule == "cosine":
             lr = optim.WarmupCosine(c.lr, c.epochs * steps, int(c.warmup_epochs * steps))
         sgd = optim.PaperSGD(
-            lr, momentum=c.momentum, weight_decay=c.weight_decay,
+            lr, momentum=c.momentum, weight_decay=c.weight_decay, gradient_scales=c.grad_scale,
             use_ema=c.ema > 0, ema_momentum=c.ema,
         )  # fmt: skip
         model.compile(optimizer=sgd, loss=optim.SparseCrossentropy(c.label_smoothing))

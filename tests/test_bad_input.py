@@ -84,6 +84,12 @@ FLAGS = {
         ["--activation", "tanh"],
         "trained with --activation relu: resume it with --activation relu",
     ),
+    "layer scale without a number": (["--grad-scale", "conv1"], "'conv1' is not LAYER=NUMBER"),
+    "negative init scale": (["--init-scale", "conv1=-1"], "init scale of conv1 must be >= 0"),
+    "grad scale added on resume": (
+        ["--grad-scale", "conv1=0.5"],
+        "trained without --grad-scale: resume it without --grad-scale",
+    ),
     "another mean on resume": (
         ["--mean", "none", "--raw-pixels"],
         "trained with --mean channel: resume it with --mean channel",
@@ -132,6 +138,8 @@ def test_model_that_does_not_fit_the_data(trained, tmp_path, capsys):
     one_line_error(*main(capsys, *args)[::2], "labels would be out of range")
     args = ["--dataset", "synthetic", "--model", "alexnet", "--image-size", "32"]
     one_line_error(*main(capsys, *args, "--workdir", tmp_path / "w2")[::2], "32px inputs")
+    args = ["--dataset", "synthetic", "--model", "cnn4", "--grad-scale", "conv1=1,lrn1=2"]
+    one_line_error(*main(capsys, *args, "--workdir", tmp_path / "w3")[::2], "no layer 'lrn1'")
 
 
 def test_missing_and_empty_data(tmp_path, capsys, monkeypatch):

@@ -39,9 +39,34 @@ def test_paper_sgd_follows_section5_update_rule():
 
 
 def test_paper_sgd_round_trips_config():
-    opt = optim.PaperSGD(0.02, weight_decay=1e-3)
+    opt = optim.PaperSGD(0.02, weight_decay=1e-3, gradient_scales={"conv1": 0.25})
     again = optim.PaperSGD.from_config(opt.get_config())
     assert again.coupled_weight_decay == 1e-3 and float(again.learning_rate) == pytest.approx(0.02)
+    assert again.gradient_scales == {"conv1": 0.25}
+
+
+def test_gradient_scales_multiply_a_layers_loss_gradient_not_its_decay():
+    """--grad-scale conv1=0.25: v <- 0.9 v - 0.0005 eps w - 0.25 eps g for conv1's kernel and
+    bias; fc2's variables follow §5's rule unscaled."""
+    eps, wd, s = 0.1, 5e-4, 0.25
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2, name="conv1"), keras.layers.Dense(1, name="fc2")]
+    )
+    opt = optim.PaperSGD(eps, momentum=0.9, weight_decay=wd, gradient_scales={"conv1": s})
+    opt.build(model.trainable_variables)
+    start = [v.numpy() for v in model.trainable_variables]
+    grads = [np.full(v.shape, 0.5, "float32") for v in model.trainable_variables]
+    expected, velocity = [w.copy() for w in start], [np.zeros_like(w) for w in start]
+    for _ in range(3):
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        for i, v in enumerate(model.trainable_variables):
+            scale = s if v.path.split("/")[-2] == "conv1" else 1.0
+            decay = wd * expected[i] if v.path.endswith("kernel") else 0.0
+            velocity[i] = 0.9 * velocity[i] - eps * decay - scale * eps * grads[i]
+            expected[i] = expected[i] + velocity[i]
+    for v, e in zip(model.trainable_variables, expected, strict=True):
+        np.testing.assert_allclose(v.numpy(), e, rtol=1e-6, atol=1e-7, err_msg=v.path)
+    assert [v.path for v in model.trainable_variables][0] == "sequential/conv1/kernel"
 
 
 def test_weight_average_warms_up_then_decays_at_its_rate():
