@@ -117,6 +117,45 @@ def test_section33_cifar_claim_variants_and_lrn_as_its_constant():
     assert models.lrn_inhibition(models.build_model("cnn4", seed=0), x) == {}
 
 
+def test_lrn_constant_trains_as_no_lrn_with_conv12_smaller_at_init_and_in_step(tmp_path):
+    """Chapter 2: cnn4 with LRN's constant alone (alpha 0: a / k^beta after conv1 and conv2)
+    and cnn4 without LRN whose conv1 and conv2 start k^beta smaller and take k^2beta smaller
+    loss steps (cnn4_small_init_slow_steps) are one network: after four §5 steps (lr 0.05)
+    their weights agree (conv1 and conv2 up to the factor k^beta; 1e-7 apart, where the small
+    init alone trains 0.004-0.18 apart). The classifier started k^2beta smaller
+    (cnn4_small_logits) is the same network too, at init."""
+    from alexnet_tf.train import train_and_evaluate
+
+    k_beta, weights = 2.0**0.75, {}
+    for name in ("cnn4_lrn_constant", "cnn4_small_init_slow_steps"):
+        config = experiments.config(name, fast=True)
+        config = dataclasses.replace(
+            config, num_examples=32, batch_size=8, steps_per_epoch=4, lr=0.05
+        )
+        train_and_evaluate(config, str(tmp_path / name), verbose=False)
+        model, _ = evaluate.load_trained(tmp_path / name)
+        scaled = ("conv1", "conv2") if name != "cnn4_lrn_constant" else ()  # kept k^beta smaller
+        weights[name] = {
+            v.path: v.numpy() * (k_beta if v.path[:5] in scaled else 1.0)
+            for v in model.trainable_variables
+        }
+    lrn, both = weights.values()
+    assert len(lrn) == 8 and lrn.keys() == both.keys()
+    for path, w in lrn.items():
+        np.testing.assert_allclose(both[path], w, rtol=1e-4, atol=1e-6, err_msg=path)
+    # At init (zero biases: a positively homogeneous ReLU network) the classifier started
+    # k^2beta smaller (cnn4_small_logits) is the same network too; the plain one is not.
+    x = np.random.default_rng(0).standard_normal((4, 32, 32, 3)).astype("float32")
+    constant = models.build_model("cnn4", norm="lrn", lrn_alpha=0.0, seed=0)(x)
+    small_logits = models.build_model("cnn4", norm="none", seed=0)
+    plain = np.asarray(small_logits(x))
+    config = resolve(experiments.config("cnn4_small_logits"))
+    assert list(config.init_scale) == ["fc4"] and config.norm == "none"
+    models.scale_layers(small_logits, config.init_scale)
+    np.testing.assert_allclose(small_logits(x), constant, rtol=1e-4, atol=1e-6)
+    assert np.abs(plain - constant).max() > 0.5 * np.abs(constant).max()  # 2.83x apart
+
+
 def test_figure1_sweeps_each_activation_over_the_same_learning_rates():
     """§3.1: each network at its own best rate, so both activations train at every rate of
     figure1.LRS, with the same budget and nothing else different; no regularisation. Each sweep
