@@ -49,9 +49,12 @@ def test_gradient_scales_multiply_a_layers_loss_gradient_not_its_decay():
     """--grad-scale conv1=0.25: v <- 0.9 v - 0.0005 eps w - 0.25 eps g for conv1's kernel and
     bias; fc2's variables follow §5's rule unscaled."""
     eps, wd, s = 0.1, 5e-4, 0.25
-    model = keras.Sequential(
-        [keras.Input((3,)), keras.layers.Dense(2, name="conv1"), keras.layers.Dense(1, name="fc2")]
-    )
+    layers = [
+        keras.Input((3,)),
+        keras.layers.Dense(2, name="conv1"),
+        keras.layers.Dense(1, name="fc2"),
+    ]
+    model = keras.Sequential(layers, name="net")
     opt = optim.PaperSGD(eps, momentum=0.9, weight_decay=wd, gradient_scales={"conv1": s})
     opt.build(model.trainable_variables)
     start = [v.numpy() for v in model.trainable_variables]
@@ -66,7 +69,7 @@ def test_gradient_scales_multiply_a_layers_loss_gradient_not_its_decay():
             expected[i] = expected[i] + velocity[i]
     for v, e in zip(model.trainable_variables, expected, strict=True):
         np.testing.assert_allclose(v.numpy(), e, rtol=1e-6, atol=1e-7, err_msg=v.path)
-    assert [v.path for v in model.trainable_variables][0] == "sequential/conv1/kernel"
+    assert [v.path for v in model.trainable_variables][0] == "net/conv1/kernel"
 
 
 def test_weight_average_warms_up_then_decays_at_its_rate():
