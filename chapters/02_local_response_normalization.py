@@ -180,72 +180,45 @@ assert set(inhibition) == {"lrn1", "lrn2"} and 0 <= with_lrn <= 1 and 0 <= const
 # all. In training it is not: the loss sees $W'$ through $W = k^\beta W'$, so
 # $\partial L / \partial W' = k^\beta\, \partial L / \partial W$, and §5's step on $W$
 # moves $W'$ by $k^{-\beta}$ of itself, i.e. by $k^{-2\beta} = 1/2.83$ of the step §5 would
-# take on $W'$ (the decay term $\epsilon \cdot 0.0005\, W'$ is the same in both). So LRN's
-# constant is two things at once, and two flags take them apart: conv1 and conv2 started
-# $k^\beta$ smaller (`--init-scale`), and their loss gradient scaled by $k^{-2\beta}$
-# (`--grad-scale`). With both, the network trains as the $\alpha = 0$ one does
-# (`tests/test_experiments.py` pins it: after four steps the weights agree within 1e-7; the
-# 8-epoch run `cnn4_small_init_slow_steps` got 28.54% test error against 28.85%).
-# A fourth run starts the same network another way: with zero biases a ReLU network is
-# positively homogeneous, so conv1 and conv2 $k^\beta$ smaller equal the classifier fc4
-# $k^{2\beta}$ smaller, at initialisation (`--init-scale fc4=0.354`).
+# take on $W'$ (the decay term $\epsilon \cdot 0.0005\, W'$ is the same in both). So the
+# $\alpha = 0$ network is, exactly, one without LRN whose conv1 and conv2 start $k^\beta$
+# smaller (`--init-scale conv1=0.595,conv2=0.595`) and take $k^{2\beta}$ smaller loss steps
+# (`--grad-scale conv1=0.354,conv2=0.354`); `tests/test_experiments.py` pins it (after four
+# steps the weights agree within 1e-7).
+#
+# Which part matters? In a positively homogeneous network (ReLU, zero biases at init) a step
+# $\epsilon g$ on layer $l$ moves the logits by about $\epsilon g \prod_{m \ne l} s_m^2$,
+# where $s_m$ is layer $m$'s scale: LRN's constant gives every layer's step $k^{-4\beta} =
+# 1/8$ of what it is without LRN. Four runs without LRN, each a different piece of that:
+#
+# - conv1 and conv2 started $k^\beta$ smaller, full steps: the classifier's step (and
+#   conv3's) is $1/8$, conv1's and conv2's $1/2.83$;
+# - the classifier fc4 started $k^{2\beta}$ smaller (`--init-scale fc4=0.354`): the same
+#   network as $\alpha = 0$'s at init, but the convolutions' steps are $1/8$ and fc4's full;
+# - only fc4's loss gradient 8x smaller (`--grad-scale fc4=0.125`);
+# - every layer's step 8x smaller, through §5's lr itself (0.00125).
 
 # %%
 apart = {
     "alpha = 0": four["alpha = 0"],
     "no LRN": four["no LRN"],
-    "no LRN, small init": s.run("cnn4_small_init"),
-    "no LRN, slow steps": s.run("cnn4_slow_steps"),
+    "no LRN, small conv1-2": s.run("cnn4_small_init"),
     "no LRN, small fc4": s.run("cnn4_small_logits"),
-}
-
-
-def compare(runs, title, name):
-    """Test error curves to epoch `at`, and each run's errors there."""
-    test = {f"{k}, test": m["history"][:at] for k, m in runs.items()}
-    fig = plots.curves(test, "val_top1_error", ylabel="top-1 error (%)", title=title)
-    s.save(fig, name)
-    for k, m in runs.items():
-        h = m["history"][at - 1]
-        print(
-            f"{k:22s} test top-1 error {100 * h['val_top1_error']:.2f}% after {at} epochs "
-            f"(training {100 * h['top1_error']:.2f}%)"
-        )
-    assert all(len(m["history"]) >= at for m in runs.values())
-
-
-compare(apart, "cnn4 on CIFAR-10: LRN's constant, taken apart", "lrn_constant_apart")
-
-# %% [markdown]
-# The small init alone gets most of LRN's lead; the slow steps alone little; the same
-# network at init through a small fc4 none of it (full mode's numbers below). So it is not
-# the function at initialisation: it is where the scale sits, which sets each layer's step.
-# In a positively homogeneous network a step $\epsilon g$ on layer $l$ moves the logits by
-# about $\epsilon g \prod_{m \ne l} s_m^2$, where $s_m$ is layer $m$'s scale. Relative to no
-# LRN, LRN's constant gives every layer $k^{-4\beta} = 1/8$ of that step, on logits $k^{2\beta}$
-# smaller; the small init gives the classifier (and conv3) $1/8$ and conv1-conv2 $1/2.83$; the
-# small fc4 gives the convolutions $1/8$ and leaves the classifier's. Two more runs ask
-# which: only the classifier's step 8x smaller (`--grad-scale fc4=0.125`), and every
-# layer's, through §5's lr itself (`cnn4_lr_eighth`; `cnn4_lr_third`, at lr / 2.83, got
-# 33.17% at epoch 8).
-
-# %%
-which = {
-    "alpha = 0": four["alpha = 0"],
-    "no LRN": four["no LRN"],
     "no LRN, fc4's step / 8": s.run("cnn4_slow_fc4"),
     "no LRN, lr / 8": s.run("cnn4_lr_eighth"),
 }
-compare(which, "cnn4 on CIFAR-10: which layer's step", "lrn_constant_which_step")
-ends = {
-    "LRN": four["LRN"],
-    "no LRN": four["no LRN"],
-    "fc4's step / 8": which["no LRN, fc4's step / 8"],
-}
-for k, m in ends.items():
+test = {f"{k}, test": m["history"][:at] for k, m in apart.items()}
+title = "cnn4 on CIFAR-10: LRN's constant, taken apart"
+fig = plots.curves(test, "val_top1_error", ylabel="top-1 error (%)", title=title)
+s.save(fig, "lrn_constant_apart")
+for k, m in apart.items():
+    h = m["history"][at - 1]
     print(
-        f"{k:14s} test top-1 error {100 * m['top1_error']:.2f}% after {m['epochs_completed']} epochs"
+        f"{k:22s} test top-1 error {100 * h['val_top1_error']:.2f}% after {at} epochs "
+        f"(training {100 * h['top1_error']:.2f}%), {100 * m['top1_error']:.2f}% after "
+        f"{m['epochs_completed']}"
     )
+assert all(len(m["history"]) >= at for m in apart.values())
 
 # %% [markdown]
 # **What we measured** (full mode, a 2-core AMD EPYC, float32; chapters/RESULTS.md):
@@ -257,10 +230,10 @@ for k, m in ends.items():
 # | LRN's constant alone (`--lrn-alpha 0`) | 28.85% | |
 # | no LRN, conv1-conv2 1.68x smaller and 2.83x slower (alpha 0, exactly) | 28.54% | |
 # | no LRN, conv1-conv2 1.68x smaller | 29.98% | |
-# | no LRN, conv1-conv2 2.83x slower | 35.24% | |
+# | no LRN, conv1-conv2 2.83x slower (`cnn4_slow_steps`) | 35.24% | |
 # | no LRN, fc4 2.83x smaller (alpha 0's network at init) | 35.04% | |
 # | **no LRN, fc4's step 8x smaller** (`--grad-scale fc4=0.125`) | **28.90%** | **22.63%** |
-# | no LRN, lr 0.01 / 2.83 | 33.17% | |
+# | no LRN, lr 0.01 / 2.83 (`cnn4_lr_third`) | 33.17% | |
 # | no LRN, lr 0.01 / 8 | 37.39% | |
 #
 # **The direction of §3.3's claim holds, by more** (7.6 points against the paper's 2, on a
