@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from alexnet_tf import cli, figure1
+from alexnet_tf import cli, figure1, lrn_apart
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +38,6 @@ _NC = ("--cutout", "0")
 # default peak lr 0.1 to leave chance (18% test accuracy, 2026-11-30), and at chance neither
 # §4.1's augmentation nor §4.2's dropout can show what it prevents.
 _SM = (*_NC, "--lr", "0.01")
-
-# Chapter 2: cnn4 without LRN, under the faithful recipe, and what LRN's constant 1/k^beta
-# (alpha 0; §3.3's k = 2, beta = 0.75) becomes without it: conv1's and conv2's scale.
-_CNN4 = ("--recipe", "paper", "--model", "cnn4", "--norm", "none")
-_SMALL_INIT = ("--init-scale", "conv1={0!r},conv2={0!r}".format(2.0**-0.75))
-_SLOW_STEPS = ("--grad-scale", "conv1={0!r},conv2={0!r}".format(2.0**-1.5))
 
 VARIANTS = {
     # The default recipe; cutout undone; then each older deviation undone (results/README.md).
@@ -106,48 +100,6 @@ VARIANTS = {
         ("--recipe", "paper", "--model", "cnn4", "--norm", "lrn", "--lrn-alpha", "0"),
         8,
     ),
-    # ... and that constant taken apart (alexnet_tf.optim.PaperSGD): without LRN, conv1 and
-    # conv2 started k^beta smaller (the same network at init), or trained with k^2beta smaller
-    # loss steps, or both (then it trains as cnn4_lrn_constant does, tests/test_experiments.py).
-    "cnn4_small_init": Variant(
-        "the four-layer CNN without LRN, conv1 and conv2 initialised k^beta = 1.68 smaller",
-        (*_CNN4, *_SMALL_INIT),
-        8,
-    ),
-    "cnn4_slow_steps": Variant(
-        "the four-layer CNN without LRN, conv1 and conv2's loss gradient k^2beta = 2.83 smaller",
-        (*_CNN4, *_SLOW_STEPS),
-        8,
-    ),
-    "cnn4_small_init_slow_steps": Variant(
-        "the four-layer CNN without LRN, both: LRN's constant as an init and a step size",
-        (*_CNN4, *_SMALL_INIT, *_SLOW_STEPS),
-        8,
-    ),
-    # With zero biases (He init) the ReLU network is positively homogeneous: conv1 and conv2
-    # started k^beta smaller are the classifier started k^2beta smaller, at init.
-    "cnn4_small_logits": Variant(
-        "the four-layer CNN without LRN, its classifier fc4 initialised k^2beta = 2.83 smaller",
-        (*_CNN4, "--init-scale", f"fc4={2.0**-1.5!r}"),
-        8,
-    ),
-    # What the good runs of the five share, in the function-space step of each layer (its
-    # rate times the squared scale of the others): the classifier's is k^4beta = 8x smaller.
-    "cnn4_slow_fc4": Variant(
-        "the four-layer CNN without LRN, its classifier fc4's loss gradient k^4beta = 8x smaller",
-        (*_CNN4, "--grad-scale", "fc4=0.125"),
-        20,
-    ),
-    "cnn4_lr_third": Variant(
-        "the four-layer CNN without LRN, every layer at lr 0.0035 (§5's 0.01 / k^2beta)",
-        (*_CNN4, "--lr", f"{0.01 * 2.0**-1.5!r}"),
-        8,
-    ),
-    "cnn4_lr_eighth": Variant(
-        "the four-layer CNN without LRN, every layer at lr 0.00125 (§5's 0.01 / k^4beta)",
-        (*_CNN4, "--lr", "0.00125"),
-        8,
-    ),
     "plain_pooling": Variant(
         "2x2/2 pooling in place of 3x3/2 (§3.4)", (*_NC, "--pooling", "plain")
     ),
@@ -160,6 +112,9 @@ VARIANTS = {
     ),
 }
 
+
+for _name, (_what, _flags, _epochs) in lrn_apart.VARIANTS.items():  # chapter 2, after cnn4_*
+    VARIANTS[_name] = Variant(_what, _flags, _epochs)
 
 for _setting, _s in figure1.SETTINGS.items():  # Figure 1's sweeps (§3.1; alexnet_tf.figure1)
     for _act, _name in (("relu", "ReLU"), ("tanh", "tanh")):
