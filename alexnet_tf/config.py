@@ -66,8 +66,8 @@ class TrainConfig:
     alternating_flip: bool = False  # mirror each image in every other epoch (not §4.1: random)
     recipe: str = "default"  # "paper": the dataset's faithful §5 recipe (PAPER_RECIPES)
     init: str | None = None
-    # Per layer, e.g. {"conv1": 0.59}: multiplies the layer's initial kernel and bias, and the
-    # loss gradient of its variables (not §5, which gives every layer one rate; chapter 2)
+    # Per layer, e.g. {"conv1": 0.59} (not §5, which gives every layer one rate; chapter 2):
+    # factors on the layer's initial kernel and bias, and on its variables' loss gradient
     init_scale: dict[str, float] = dataclasses.field(default_factory=dict)
     grad_scale: dict[str, float] = dataclasses.field(default_factory=dict)
     whiten: bool = False  # conv1 whitens its training patches, frozen (airbench; not §5)

@@ -204,13 +204,13 @@ def scale_layers(model: keras.Model, scales: dict[str, float]) -> None:
     """Multiply the weights of each named layer by its factor (``--init-scale``, at init);
     ValueError names a layer the model lacks."""
     for name in scales:
-        layer_names(model, name)
+        check_layers(model, name)
     for name, x in scales.items():
         for v in model.get_layer(name).weights:
             v.assign(v * x)
 
 
-def layer_names(model: keras.Model, *names: str) -> None:
+def check_layers(model: keras.Model, *names: str) -> None:
     """ValueError (listing the layers that have weights) unless ``model`` has every layer."""
     have = [layer.name for layer in model.layers if layer.weights]
     for name in names:

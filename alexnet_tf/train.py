@@ -95,7 +95,7 @@ def _train_and_evaluate(config: TrainConfig, workdir, strategy, source, verbose:
             why = "its feature maps would shrink to nothing" if shrinks else first
             raise UsageError(f"cannot build {c.model} for {image_size}px inputs: {why}") from None
         try:
-            models.layer_names(model, *c.grad_scale)
+            models.check_layers(model, *c.grad_scale)
             models.scale_layers(model, c.init_scale)  # --init-scale (restore overrides it)
         except ValueError as e:
             raise UsageError(str(e)) from None
