@@ -41,13 +41,16 @@ def resize_shorter_side(image: tf.Tensor, size: int = 256) -> tf.Tensor:
     return tf.image.resize(image, tf.stack([new_h, new_w]), antialias=True)
 
 
-def _crop(image: tf.Tensor, top: tf.Tensor, left: tf.Tensor, size: int) -> tf.Tensor:
+def _crop(image: tf.Tensor, top: tf.Tensor, left: tf.Tensor, size: int | tf.Tensor) -> tf.Tensor:
     out = image[top : top + size, left : left + size, :]
+    if isinstance(size, tf.Tensor):  # a side known only when the graph runs
+        return out
     return tf.ensure_shape(out, [size, size, image.shape[-1]])
 
 
-def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
-    """Crop the central ``size`` x ``size`` patch (the image must be at least that large)."""
+def center_crop(image: tf.Tensor, size: int | tf.Tensor) -> tf.Tensor:
+    """Crop the central ``size`` x ``size`` patch (the image must be at least that large;
+    ``size`` may be a scalar tensor, e.g. the shorter side: the central square)."""
     shape = tf.shape(image)
     return _crop(image, (shape[0] - size) // 2, (shape[1] - size) // 2, size)
 

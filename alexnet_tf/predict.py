@@ -53,10 +53,10 @@ def as_cifar(image):
     (Graph ops: the prediction pipeline maps it over the files.)"""
     import tensorflow as tf
 
-    shape = tf.shape(image)
-    side = tf.minimum(shape[0], shape[1])
-    top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
-    square = image[top : top + side, left : left + side, :]
+    from alexnet_tf import augment
+
+    side = tf.reduce_min(tf.shape(image)[:2])
+    square = augment.center_crop(image, side)
 
     def resized():
         out = tf.image.resize(tf.cast(square, tf.float32), [32, 32], antialias=True)
