@@ -184,12 +184,17 @@ workdirs = {
     for setting in sweep
     for act in ACTS
 }
+views = {}  # the runs' own test view: standardised, or minus the mean image (raw pixels)
 for (setting, act), workdir in workdirs.items():
     model, config = evaluate.load_trained(workdir)
-    # the run's own test view: standardised, or minus its mean image (raw pixels)
-    view = next(iter(evaluate.test_view(workdir, model, config, s.data_dir)[1]))[0]
+    if config["mean"] not in views:  # one per kind: every run trained on the same images
+        views[config["mean"]] = next(
+            iter(evaluate.test_view(workdir, model, config, s.data_dir)[1])
+        )[0]
     names = [f"{act}{i}" for i in (1, 2, 3)]
-    outputs = keras.Model(model.input, [model.get_layer(n).output for n in names])(view)
+    outputs = keras.Model(model.input, [model.get_layer(n).output for n in names])(
+        views[config["mean"]]
+    )
     for name, a in zip(names, outputs, strict=True):
         a = np.asarray(a)
         slope = 1 - a**2 if act == "tanh" else (a > 0).astype(float)
