@@ -86,6 +86,7 @@ FLAGS = {
     ),
     "layer scale without a number": (["--grad-scale", "conv1"], "'conv1' is not LAYER=NUMBER"),
     "negative init scale": (["--init-scale", "conv1=-1"], "init scale of conv1 must be >= 0"),
+    "whitened conv1 scaled": (["--whiten", "--init-scale", "conv1=2"], "drop conv1 from --init"),
     "grad scale added on resume": (
         ["--grad-scale", "conv1=0.5"],
         "trained without --grad-scale: resume it without --grad-scale",
