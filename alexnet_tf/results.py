@@ -32,6 +32,11 @@ TABLES = (
     ),
     ("§3.3 LRN, in the faithful recipe", ("paper", "paper_no_lrn"), "paper"),
     (
+        "A slower classifier in the default recipe, 5 epochs",
+        ("default_5_epochs", "slow_fc8_5_epochs"),
+        "default_5_epochs",
+    ),
+    (
         "§3.3's CIFAR-10 test: the four-layer CNN, 20 epochs",
         ("cnn4_lrn", "cnn4_no_lrn"),
         "cnn4_lrn",

@@ -205,6 +205,8 @@ def test_studies_run_without_cutout_and_the_default_with_it():
     whiten = resolve(config_from_args(build_train_parser().parse_args(experiments.flags("whiten"))))
     assert whiten.whiten and whiten.cutout == 8 and not resolve(TrainConfig()).whiten
     in_the_default = {"default", "no_pca_lighting", "mean_image", "whiten", "paper", "paper_no_lrn"}
+    in_the_default |= {"default_5_epochs", "slow_fc8_5_epochs"}  # the default's slower classifier
+    assert cutout("slow_fc8_5_epochs") == 8
     studies = set(experiments.VARIANTS) - in_the_default
     assert {name: cutout(name) for name in studies} == dict.fromkeys(studies, 0)
 
