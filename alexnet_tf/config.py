@@ -237,11 +237,9 @@ def resolve(config: TrainConfig) -> TrainConfig:
         for layer, x in scales.items():
             if not x >= 0:
                 raise UsageError(f"{what} of {layer} must be >= 0, got {x}")
-    scaled = [
-        f for f, scales in (("init", c.init_scale), ("grad", c.grad_scale)) if "conv1" in scales
-    ]
-    if c.whiten and scaled:  # whitening would overwrite the first, and freezes conv1 for the second
-        raise UsageError(f"--whiten sets conv1 and freezes it: drop conv1 from --{scaled[0]}-scale")
+        if c.whiten and "conv1" in scales:  # whitening overwrites conv1's init, then freezes it
+            flag = "--" + what.replace(" ", "-")
+            raise UsageError(f"--whiten sets conv1 and freezes it: drop conv1 from {flag}")
     if c.cutout < 0:
         raise UsageError(f"cutout must be >= 0 pixels, got {c.cutout}")
     if c.raw_pixels and c.mean == "channel":
