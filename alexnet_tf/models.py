@@ -203,8 +203,7 @@ def build_model(name: str, **kwargs) -> keras.Model:
 def scale_layers(model: keras.Model, scales: dict[str, float]) -> None:
     """Multiply the weights of each named layer by its factor (``--init-scale``, at init);
     ValueError names a layer the model lacks."""
-    for name in scales:
-        check_layers(model, name)
+    check_layers(model, *scales)
     for name, x in scales.items():
         for v in model.get_layer(name).weights:
             v.assign(v * x)
