@@ -86,7 +86,7 @@ def final_accuracy(run: Path) -> dict:
     m = experiments.load(run)
     c = m.get("config") or {}
     family = f"{c.get('recipe', 'default')} recipe" + _model_named(c)
-    family += f", {c.get('image_size') or 32}px" + _norm_named(c)
+    family += f", {c.get('image_size') or 32}px" + _norm_named(c) + _scales_named(c)
     return {
         "epochs": m["epochs_completed"],
         "top1": 1.0 - m["top1_error"],
@@ -119,6 +119,15 @@ def _norm_named(c: dict) -> str:
     return {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
 
 
+def _scales_named(c: dict) -> str:
+    """', fc8 gradient x0.125' for each per-layer factor (--init-scale, --grad-scale)."""
+    return "".join(
+        f", {layer} {what} x{x:g}"
+        for key, what in (("init_scale", "init"), ("grad_scale", "gradient"))
+        for layer, x in sorted((c.get(key) or {}).items())
+    )
+
+
 PRECISION_NAMES = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp16"}
 
 
@@ -129,7 +138,7 @@ def run_label(metrics: dict) -> str:
     label = f"{c.get('recipe', 'default')} recipe, {metrics['epochs_completed']} epochs"
     label += _model_named(c)
     recipe = _recipe(c)
-    label += _norm_named(c)
+    label += _norm_named(c) + _scales_named(c)
     label += f", lr {c['lr']:g}" if c.get("lr", recipe["lr"]) != recipe["lr"] else ""
     smoothing = c.get("label_smoothing", recipe["label_smoothing"])
     label += f", label smoothing {smoothing:g}" if smoothing != recipe["label_smoothing"] else ""

@@ -85,6 +85,8 @@ def test_final_accuracy_reads_the_end_point_and_names_the_family(tmp_path):
     assert point["family"] == "default recipe, x, 28px, LRN" and point["ten_patches"] is None
     one = finished(tmp_path / "d", 0.88, {"image_size": 28, "norm": "batch", "towers": 1})
     assert results.final_accuracy(one)["family"] == "default recipe, one tower, 28px"
+    fc8 = finished(tmp_path / "f", 0.89, {"image_size": 28, "grad_scale": {"fc8": 0.125}})
+    assert results.final_accuracy(fc8)["family"] == "default recipe, 28px, fc8 gradient x0.125"
     owt = finished(tmp_path / "e", 0.8, {"model": "alexnet_owt", "towers": 1})
     assert results.final_accuracy(owt)["family"] == "default recipe, alexnet_owt, 32px"
     paper = finished(tmp_path / "c", 0.8442, {"recipe": "paper", "norm": "lrn"})
@@ -117,6 +119,11 @@ def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average
         "default recipe, 32 epochs, no cutout, §2's mean image, whitened conv1"
     )
     assert label(mean="channel", whiten=False) == "default recipe, 32 epochs, no cutout"
+    assert label(grad_scale={"fc8": 0.125}, init_scale={"conv2": 0.5, "conv1": 0.59}) == (
+        "default recipe, 32 epochs, conv1 init x0.59, conv2 init x0.5, fc8 gradient x0.125, "
+        "no cutout"
+    )
+    assert label(grad_scale={}, init_scale={}) == "default recipe, 32 epochs, no cutout"
     assert label(init="paper", mean="image", raw_pixels=True) == (
         "default recipe, 32 epochs, no cutout, §5's N(0, 0.01) init, §2's mean image, "
         "raw 0-255 pixels"
