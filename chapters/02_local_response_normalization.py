@@ -256,6 +256,6 @@ assert all(len(m["history"]) >= at for m in apart.values())
 # 8x smaller (`paper_slow_fc8`) it gets 44.99% test error after 2 epochs, against LRN's
 # 44.77% and no LRN's 59.72% (results/README.md). In the default recipe (batch norm, peak lr
 # 0.1) fc8 slowed 8x gains 3.37 points in a 5-epoch cosine (76.59% against 73.22%), but at such
-# short budgets whatever slows a step helps this recipe. At the 2-hour budget it gains less but
-# keeps the sign: 89.02% against the default's 88.75%, 90.52% against 89.88% with the ten
-# patches (one run each on one host, 80 and 72 epochs; results/README.md).
+# short budgets whatever slows a step helps this recipe. At the 2-hour budget, two seeds of it
+# on one host: 89.02% and 88.75% against the default's 88.75% on the single view (+0.14, a
+# seed's worth), 90.52% and 90.23% against 89.88% with the ten patches (+0.49; results/README.md).
