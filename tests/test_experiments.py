@@ -205,8 +205,12 @@ def test_studies_run_without_cutout_and_the_default_with_it():
     whiten = resolve(config_from_args(build_train_parser().parse_args(experiments.flags("whiten"))))
     assert whiten.whiten and whiten.cutout == 8 and not resolve(TrainConfig()).whiten
     in_the_default = {"default", "no_pca_lighting", "mean_image", "whiten", "paper", "paper_no_lrn"}
-    in_the_default |= {"default_5_epochs", "slow_fc8_5_epochs"}  # the default's slower classifier
-    assert cutout("slow_fc8_5_epochs") == 8
+    in_the_default |= {"default_5_epochs", "slow_fc8_5_epochs", "slow_all_5_epochs"}
+    assert cutout("slow_fc8_5_epochs") == 8  # the default's slower classifier
+    # ... and its control: every layer's step 8x smaller, the preset's peak lr / 8
+    control = resolve(experiments.config("slow_all_5_epochs"))
+    assert control.lr * 8 == resolve(TrainConfig()).lr and control.grad_scale == {}
+    assert control.time_budget == 0.0 and experiments.VARIANTS["slow_all_5_epochs"].epochs == 5
     studies = set(experiments.VARIANTS) - in_the_default
     assert {name: cutout(name) for name in studies} == dict.fromkeys(studies, 0)
 
