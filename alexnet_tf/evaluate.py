@@ -171,6 +171,14 @@ def build_parser():
         type=int,
         help="test at this input size with the same weights (default: the size it trained at)",
     )
+    p.add_argument(
+        "--ensemble",
+        nargs="+",
+        metavar="WORKDIR",
+        default=[],
+        help="§6: average the softmax of these runs' models with --workdir's (written to "
+        "WORKDIR/eval*_ensembleN.json, N models)",
+    )
     p.add_argument("--batch-size", type=int, default=100)
     return p
 
@@ -214,7 +222,7 @@ def exact_prefix(
 
 
 def run_evaluation(args) -> dict:
-    from alexnet_tf import checkpoint
+    from alexnet_tf import checkpoint, ensemble
     from alexnet_tf.errors import UsageError
 
     workdir = Path(args.workdir)
@@ -223,10 +231,14 @@ def run_evaluation(args) -> dict:
     if args.batch_size <= 0:
         raise UsageError(f"batch size must be positive, got {args.batch_size}")
     model, config = load_trained(workdir, args.checkpoint)
+    if args.image_size is not None and args.image_size <= 0:
+        raise UsageError(f"image size must be positive, got {args.image_size}")
     if args.image_size is not None and args.image_size != model.input_shape[1]:
-        if args.image_size <= 0:
-            raise UsageError(f"image size must be positive, got {args.image_size}")
         model = at_input_size(model, args.image_size)
+    ensemble_suffix, extra = "", {}
+    if args.ensemble:  # §6
+        model = ensemble.with_members(model, config, args.ensemble, args.image_size)
+        ensemble_suffix, extra = f"_ensemble{len(args.ensemble) + 1}", {"ensemble": args.ensemble}
     dataset = args.dataset or config.get("dataset")
     if dataset is None:
         raise UsageError("--dataset is required: the workdir does not say what it was trained on")
@@ -240,11 +252,13 @@ def run_evaluation(args) -> dict:
             config.get("mean", "channel"),
             cache_dir=workdir,
         )
-        checkpoint.write_json(workdir / "eval_exact_prefix.json", result)
+        result.update(extra)
+        out = workdir / f"eval_exact_prefix{ensemble_suffix}.json"
+        checkpoint.write_json(out, result)
         e, r = result["exact"]["top1_error"], result["rebuilt"]["top1_error"]
         print(
             f"first {result['images']} test images: top-1 error {e:.4f} on the exact originals, "
-            f"{r:.4f} on the rebuilt copy ({workdir / 'eval_exact_prefix.json'})"
+            f"{r:.4f} on the rebuilt copy ({out})"
         )
         return result
     image_size = int(model.input_shape[1])
@@ -255,14 +269,16 @@ def run_evaluation(args) -> dict:
     result = {
         "dataset": dataset,
         "model": model.name,
+        **extra,
         **evaluate(model, ds, ten_crop=args.ten_crop, flip=args.flip),
     }
     suffix = ("_ten_crop" if args.ten_crop else "") + ("_flip" if args.flip else "")
-    suffix += f"_size{image_size}" if args.image_size else ""
+    suffix += (f"_size{image_size}" if args.image_size else "") + ensemble_suffix
     out = workdir / f"eval{suffix}.json"
     checkpoint.write_json(out, result)
     print(
-        f"{'10-crop' if args.ten_crop else 'centre crop'}{' + flip' if args.flip else ''} on "
+        f"{'10-crop' if args.ten_crop else 'centre crop'}{' + flip' if args.flip else ''}"
+        f"{f' of {len(args.ensemble) + 1} models averaged' if args.ensemble else ''} on "
         f"{result['images']} {dataset} images: "
         f"top-1 error {result['top1_error']:.4f}, top-5 error {result['top5_error']:.4f} ({out})"
     )

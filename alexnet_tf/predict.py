@@ -125,6 +125,7 @@ def classify_batches(
     )
     if kind == "cifar":
         files = files.map(lambda x, y: (as_cifar(x), y))
+    # num_test bounds a chunk (at most batch_size files); num_train is unused at test time
     mine = Source("files", kind, files, files, 1, batch_size, num_classes, [])
     if train is not None:
         mine.name, mine.cache_key, mine.train = train.name, train.cache_key, train.train

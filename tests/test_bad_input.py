@@ -281,3 +281,5 @@ def test_evaluate_bad_input(trained, tmp_path, capsys):
     junk.write_bytes(b"not a zip")
     args = ["--workdir", work, "--checkpoint", junk, "--data-dir", data]
     one_line_error(*main(capsys, *args, module=evaluate)[::2], "cannot load")
+    args = ["--workdir", work, "--data-dir", data, "--ensemble", tmp_path / "none"]
+    one_line_error(*main(capsys, *args, module=evaluate)[::2], "ensemble workdir", "not exist")
