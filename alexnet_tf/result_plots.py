@@ -46,15 +46,20 @@ def accuracy_vs_epochs(points: list[dict], path: Path) -> None:
     """Each full run's final test top-1 against the epochs it ran (filled: the centre view,
     hollow: §4.1's ten patches), one colour per family: where more epochs stop helping.
     ``points``: :func:`alexnet_tf.results.final_accuracy` of each run."""
+    import matplotlib
+
     families = list(dict.fromkeys(p["family"] for p in points))
+    tab20 = matplotlib.colormaps["tab20"]  # ten strong colours, then their ten light twins
     fig, ax = plots.panels(1, figsize=(7.5, 4.6))
     for i, family in enumerate(families):
         mine = [p for p in points if p["family"] == family]
         xs = [p["epochs"] for p in mine]
-        ax.plot(xs, [100 * p["top1"] for p in mine], "o", color=f"C{i}", label=family)
+        j = i % 20
+        colour = tab20(2 * j if j < 10 else 2 * (j - 10) + 1)
+        ax.plot(xs, [100 * p["top1"] for p in mine], "o", color=colour, label=family)
         ten = [(p["epochs"], 100 * p["ten_patches"]) for p in mine if p["ten_patches"] is not None]
         if ten:
-            ax.plot(*zip(*ten, strict=True), "o", mfc="none", color=f"C{i}")
+            ax.plot(*zip(*ten, strict=True), "o", mfc="none", color=colour)
     ax.plot([], [], "o", mfc="none", color="grey", label="the same runs, ten patches")
     ax.axhline(90, color="grey", lw=1, ls=":", label="90%")
     ax.set_xlabel("epochs run (the cosine ends at the last)")

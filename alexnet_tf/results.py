@@ -82,11 +82,13 @@ def copy_small_files(run: Path, out: Path) -> list[str]:
 
 def final_accuracy(run: Path) -> dict:
     """A finished run's end point: epochs, test top-1 (single view; ten patches where
-    evaluated) and its family: the recipe and the training view's side."""
+    evaluated) and its family: the recipe, the training view's side and what else differs
+    from the recipe of today in ways that move the end point (normalisation, cutout, factors)."""
     m = experiments.load(run)
     c = m.get("config") or {}
     family = f"{c.get('recipe', 'default')} recipe" + _model_named(c)
-    family += f", {c.get('image_size') or 32}px" + _norm_named(c) + _scales_named(c)
+    family += f", {c.get('image_size') or 32}px" + _norm_named(c) + _cutout_named(c)
+    family += _scales_named(c)
     return {
         "epochs": m["epochs_completed"],
         "top1": 1.0 - m["top1_error"],
@@ -117,6 +119,13 @@ def _norm_named(c: dict) -> str:
     if c.get("norm", own) == own:
         return ""
     return {"lrn": ", LRN", "batch": ", batch norm", "none": ", no normalisation"}[c["norm"]]
+
+
+def _cutout_named(c: dict) -> str:
+    """', cutout 12' (', no cutout') where the run's square is not its recipe's own, else ''."""
+    own = _recipe(c)["cutout"]
+    side = c.get("cutout") or 0  # runs from before --cutout had none, as run_label says
+    return "" if side == own else f", cutout {side}" if side else ", no cutout"
 
 
 def _scales_named(c: dict) -> str:

@@ -27,7 +27,8 @@
 # accuracy in under two hours on a 2-core CPU. It is not there yet: 88.75% in 114 minutes
 # (89.88% with §4.1's ten patches), 72 epochs of §4.1's 28x28 crops fitted to a 115-minute
 # budget on a Xeon with AMX (bfloat16); a Xeon without AMX fits 32 epochs and gets 87.88%.
-# The same with a 12x12 cutout square (`--cutout 12`) got 89.17%, one seed, not yet the preset.
+# The same with a 12x12 cutout square (`--cutout 12`) got 89.17%, with 16x16 89.15%: not the
+# preset, which also serves hosts that fit 32-42 epochs, where a larger square lost.
 # `results/README.md` measures each of its deviations from the paper. This chapter reads
 # that run back (in FAST mode it makes a tiny one).
 

@@ -2,7 +2,7 @@
 
 import json
 
-from alexnet_tf import results
+from alexnet_tf import config, results
 
 AMD = {"cpu": "AMD EPYC", "cores": 2}
 
@@ -73,24 +73,34 @@ def test_collect_puts_the_paired_table_first_and_the_cli_refuses_an_unfinished_r
 
 
 def test_final_accuracy_reads_the_end_point_and_names_the_family(tmp_path):
-    size28 = finished(tmp_path / "a", 0.8864, {"image_size": 28, "norm": "batch"}, ten=0.895)
+    own = {"cutout": config.PRESETS["cifar10"]["cutout"]}
+    size28 = finished(tmp_path / "a", 0.8864, {"image_size": 28, "norm": "batch", **own}, ten=0.895)
     assert results.final_accuracy(size28) == {
         "epochs": 2,
         "top1": 1 - (1 - 0.8864),  # as stored: an error
         "ten_patches": 1 - (1 - 0.895),
         "family": "default recipe, 28px",
     }
-    lrn = finished(tmp_path / "b", 0.8577, {"image_size": 28, "norm": "lrn", "model": "x"})
+    lrn = finished(tmp_path / "b", 0.8577, {"image_size": 28, "norm": "lrn", "model": "x", **own})
     point = results.final_accuracy(lrn)
     assert point["family"] == "default recipe, x, 28px, LRN" and point["ten_patches"] is None
-    one = finished(tmp_path / "d", 0.88, {"image_size": 28, "norm": "batch", "towers": 1})
+    one = finished(tmp_path / "d", 0.88, {"image_size": 28, "norm": "batch", "towers": 1, **own})
     assert results.final_accuracy(one)["family"] == "default recipe, one tower, 28px"
-    fc8 = finished(tmp_path / "f", 0.89, {"image_size": 28, "grad_scale": {"fc8": 0.125}})
+    fc8 = finished(tmp_path / "f", 0.89, {"image_size": 28, "grad_scale": {"fc8": 0.125}, **own})
     assert results.final_accuracy(fc8)["family"] == "default recipe, 28px, fc8 gradient x0.125"
-    owt = finished(tmp_path / "e", 0.8, {"model": "alexnet_owt", "towers": 1})
+    owt = finished(tmp_path / "e", 0.8, {"model": "alexnet_owt", "towers": 1, **own})
     assert results.final_accuracy(owt)["family"] == "default recipe, alexnet_owt, 32px"
     paper = finished(tmp_path / "c", 0.8442, {"recipe": "paper", "norm": "lrn"})
     assert results.final_accuracy(paper)["family"] == "paper recipe, 32px"  # LRN is its own
+    # A larger cutout square is another recipe's end point; the preset's own goes unnamed
+    side = own["cutout"]
+    for cut, named in (
+        (own, ""),
+        ({"cutout": side + 4}, f", cutout {side + 4}"),
+        ({}, ", no cutout"),
+    ):
+        run = finished(tmp_path / f"cut{cut}", 0.89, {"image_size": 28, **cut})
+        assert results.final_accuracy(run)["family"] == "default recipe, 28px" + named
 
 
 def test_run_label_names_a_norm_or_lr_that_is_not_the_recipes_own_and_an_average():
