@@ -62,9 +62,7 @@ def with_members(model, config: dict, workdirs: list[str], image_size: int | Non
         if not Path(workdir).is_dir():
             raise UsageError(f"ensemble workdir {workdir} does not exist")
         member, own = load_trained(Path(workdir))
-        if image_size is not None and image_size != member.input_shape[1]:
-            member = at_input_size(member, image_size)
-        models.append(member)
+        models.append(at_input_size(member, image_size))
         configs.append(own)
     check_members(configs, [(int(m.input_shape[1]), int(m.output_shape[-1])) for m in models])
     return average(models)

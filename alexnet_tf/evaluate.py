@@ -126,14 +126,17 @@ def test_view(workdir, model, config: dict, data_dir=None, *, dataset=None, batc
     return source, view
 
 
-def at_input_size(model, size: int):
-    """``model`` rebuilt for ``size`` x ``size`` inputs with the same weights.
+def at_input_size(model, size: int | None):
+    """``model`` rebuilt for ``size`` x ``size`` inputs with the same weights (``model``
+    itself where ``size`` is None or already its input's).
 
     A CIFAR-10 model trained on §4.1's 28x28 crops can so be tested on the whole 32x32 image:
     both reach conv5's pooling as 4x4 maps, so fc6 sees inputs of the same shape.
     """
     from alexnet_tf.errors import UsageError
 
+    if size is None or size == model.input_shape[1]:
+        return model
     config = model.get_config()
     for layer in config["layers"]:
         if layer["class_name"] == "InputLayer":
@@ -233,8 +236,7 @@ def run_evaluation(args) -> dict:
     model, config = load_trained(workdir, args.checkpoint)
     if args.image_size is not None and args.image_size <= 0:
         raise UsageError(f"image size must be positive, got {args.image_size}")
-    if args.image_size is not None and args.image_size != model.input_shape[1]:
-        model = at_input_size(model, args.image_size)
+    model = at_input_size(model, args.image_size)
     ensemble_suffix, extra = "", {}
     if args.ensemble:  # §6
         model = ensemble.with_members(model, config, args.ensemble, args.image_size)

@@ -24,6 +24,8 @@ def test_a_28_pixel_model_tests_on_32_with_the_same_weights(small):
     x = tf.random.stateless_normal([2, 32, 32, 3], [3, 4])
     np.testing.assert_allclose(big(x), reference(x), rtol=1e-5, atol=1e-5)
     assert not np.allclose(big(x), models.alexnet_cifar(input_size=32, norm="batch", seed=2)(x))
+    # no size, or the one it has: the model itself, not a rebuilt copy
+    assert at_input_size(small, None) is small and at_input_size(small, 28) is small
 
 
 def test_a_size_whose_maps_do_not_fit_fc6_is_one_clear_error(small):
