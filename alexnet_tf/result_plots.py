@@ -49,13 +49,13 @@ def accuracy_vs_epochs(points: list[dict], path: Path) -> None:
     import matplotlib
 
     families = list(dict.fromkeys(p["family"] for p in points))
-    tab20 = matplotlib.colormaps["tab20"]  # ten strong colours, then their ten light twins
+    tab20 = matplotlib.colormaps["tab20"].colors  # pairs: a strong colour, its light twin
+    colours = tab20[0::2] + tab20[1::2]  # the ten strong ones first, then the light ones
     fig, ax = plots.panels(1, figsize=(7.5, 4.6))
     for i, family in enumerate(families):
         mine = [p for p in points if p["family"] == family]
         xs = [p["epochs"] for p in mine]
-        j = i % 20
-        colour = tab20(2 * j if j < 10 else 2 * (j - 10) + 1)
+        colour = colours[i % len(colours)]
         ax.plot(xs, [100 * p["top1"] for p in mine], "o", color=colour, label=family)
         ten = [(p["epochs"], 100 * p["ten_patches"]) for p in mine if p["ten_patches"] is not None]
         if ten:
